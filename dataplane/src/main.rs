@@ -1,0 +1,129 @@
+//! `dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... [--stats-interval SECS]`
+//!
+//! Everything before `--` goes to `rte_eal_init` untouched; everything after is ours. The
+//! config is read and checked completely before EAL starts, so a mistake costs no EAL
+//! start-up and leaves nothing behind.
+
+use clap::Parser;
+use dataplane::runtime::{self, RunOptions};
+use pmd_config::{lcores, Config};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const USAGE: &str = "dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... [--stats-interval SECS]";
+
+/// Poll-mode L2 learning switch between vhost-user and DPDK ports.
+#[derive(Parser, Debug)]
+#[command(name = "dataplane", override_usage = USAGE, version, after_help = "\
+EAL options (before --) are DPDK's own, e.g. -l 0-1 --no-pci --in-memory --file-prefix dp0.
+Example: dataplane -l 0-1 --no-pci --no-huge -m 512 --file-prefix dp0 -- \\
+           --vhost-user /tmp/vm1.sock --vhost-user /tmp/vm2.sock")]
+struct AppArgs {
+    /// TOML file with ports and bridge settings (see README: config reference).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Add a server-mode vhost-user port at PATH to the bridge (repeatable). The dataplane
+    /// creates the socket; start QEMU with `-chardev socket,path=PATH`.
+    #[arg(long = "vhost-user", value_name = "PATH")]
+    vhost_user: Vec<PathBuf>,
+    /// Print counters every SECS seconds (decimals allowed); 0 prints only the final ones.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    stats_interval: f64,
+    /// Mbufs in the packet pool (default: sized from the number of ports, at least 8191).
+    #[arg(long, value_name = "N")]
+    mbufs: Option<u32>,
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("dataplane: error: {msg}");
+    ExitCode::from(code)
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_target(false)
+        .init();
+
+    let argv: Vec<String> = std::env::args().collect();
+    if !argv.iter().any(|a| a == "--") {
+        if let Some(a) = argv.iter().skip(1).find(|a| {
+            ["--config", "--vhost-user", "--stats-interval", "--mbufs"]
+                .iter()
+                .any(|o| a.as_str() == *o || a.starts_with(&format!("{o}=")))
+        }) {
+            return fail(2, format!("{a} is a dataplane option: put it after `--` (usage: {USAGE})"));
+        }
+    }
+    let (eal_args, app_argv) = pmd_config::split_eal_args(&argv);
+    let app = match AppArgs::try_parse_from(&app_argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    if !app.stats_interval.is_finite() || app.stats_interval < 0.0 {
+        return fail(2, "--stats-interval: must be a number of seconds >= 0 (0 turns periodic stats off)");
+    }
+    if app.mbufs == Some(0) {
+        return fail(2, "--mbufs: must be at least 1 (omit it to size the pool from the ports)");
+    }
+
+    let mut cfg = match &app.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => return fail(2, e),
+        },
+        None => Config::default(),
+    };
+    for path in &app.vhost_user {
+        cfg.add_vhost_user_server(path.clone());
+    }
+    if let Err(e) = cfg.validate() {
+        return fail(2, e);
+    }
+
+    // Refuse an lcore set without a worker before EAL would accept it and we would have to
+    // tear it down again.
+    match lcores::eal_lcores(&eal_args) {
+        Ok(l) => {
+            // SAFETY: sysconf has no preconditions.
+            let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+            if l.worker_count(online) == 0 {
+                return fail(
+                    2,
+                    "the EAL lcore options leave no worker lcore: the dataplane needs a main lcore plus one \
+                     worker to poll on, e.g. -l 0-1 (or -c 0x3, or --lcores 0-1)",
+                );
+            }
+        }
+        Err(e) => return fail(2, e),
+    }
+
+    // Install the handler before rte_eal_init pins this thread, so ctrlc's thread floats.
+    let quit = Arc::new(AtomicBool::new(false));
+    {
+        let quit = quit.clone();
+        if let Err(e) = ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst)) {
+            return fail(1, format!("cannot install the SIGINT/SIGTERM handler: {e}"));
+        }
+    }
+
+    let eal = match dpdk::Eal::init(&eal_args) {
+        Ok(e) => e,
+        Err(e) => return fail(1, format!("{e} (check the EAL options before `--`)")),
+    };
+    let opts = RunOptions {
+        stats_interval: (app.stats_interval > 0.0).then(|| Duration::from_secs_f64(app.stats_interval)),
+        mbufs: app.mbufs,
+    };
+    let result = runtime::run(&eal, &cfg, &opts, quit);
+    drop(eal);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, e),
+    }
+}

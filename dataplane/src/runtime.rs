@@ -1,0 +1,316 @@
+//! Bringing the dataplane up and down around the worker: open and start every port of the
+//! bridge, launch the poll loop on a worker lcore, print counters on the main lcore, and on
+//! quit stop everything in an order that returns every mbuf to the pool.
+
+use crate::counters::{PortCounters, PortCountersSnapshot, PortDrop, WorkerCounters};
+use crate::worker::{Worker, WorkerPort};
+use dpdk::{Eal, EthPort, EthQueue, Mempool, PortStats};
+use pmd_config::{Config, PortKind, VhostMode};
+use std::io::Write;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switch::bridge::{Bridge, BridgeConfig, BridgeCountersSnapshot};
+
+/// Descriptors per rx and tx ring: room for 32 bursts, so a guest that pauses for a few
+/// microseconds does not lose frames.
+const RING_DESCRIPTORS: u16 = 1024;
+/// How often the main lcore refreshes link state and checks for quit.
+const TICK: Duration = Duration::from_millis(50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Dpdk(#[from] dpdk::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Knobs that come from the command line rather than the config file.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Print counters this often; `None` prints only the final ones.
+    pub stats_interval: Option<Duration>,
+    /// Mbufs in the packet pool; `None` sizes it from the number of ports.
+    pub mbufs: Option<u32>,
+}
+
+/// A port the runtime opened, with what it needs to close it cleanly.
+struct OpenPort {
+    name: String,
+    eth: EthPort,
+    /// A vhost-user socket we created and must remove at exit.
+    server_socket: Option<PathBuf>,
+    counters: Arc<PortCounters>,
+}
+
+/// Counters as they stood at one moment, for printing rates between two of them.
+struct Sample {
+    at: Instant,
+    ports: Vec<PortCountersSnapshot>,
+}
+
+/// Runs the switch until `quit` is set. Returns after every port is closed and every mbuf is
+/// back in the pool (which it checks and reports).
+pub fn run(eal: &Eal, cfg: &Config, opts: &RunOptions, quit: Arc<AtomicBool>) -> Result<(), RunError> {
+    let workers = eal.worker_lcores();
+    let Some(&worker_lcore) = workers.first() else {
+        return Err(RunError::Setup(
+            "EAL gave no worker lcore: the dataplane needs a main lcore plus one worker, e.g. -l 0-1".into(),
+        ));
+    };
+    for idle in &workers[1..] {
+        log::info!("lcore {idle} stays idle: one worker lcore polls every port in this version");
+    }
+
+    let n_ports = cfg.bridge.ports.len();
+    let mbufs = opts.mbufs.unwrap_or_else(|| default_pool_size(n_ports));
+    let pool = Mempool::new_pktmbuf("dp_mbufs", mbufs, 256, Mempool::DEFAULT_DATA_ROOM, eal.socket_id())?;
+
+    let mut ports = Vec::with_capacity(n_ports);
+    for name in &cfg.bridge.ports {
+        ports.push(open_port(cfg, name, &pool)?);
+    }
+    for p in &cfg.ports {
+        if !cfg.bridge.ports.contains(&p.name) {
+            log::warn!("port {:?} is in no bridge; not opened", p.name);
+        }
+    }
+    let baseline_in_use = pool.in_use();
+
+    let hz = dpdk::tsc_hz();
+    let static_macs = cfg
+        .bridge
+        .static_macs
+        .iter()
+        .map(|s| {
+            let idx = cfg.bridge.ports.iter().position(|p| *p == s.port).expect("validated: static MAC port is a bridge port");
+            (s.mac, idx as u16)
+        })
+        .collect();
+    let bridge = Bridge::new(BridgeConfig {
+        n_ports: n_ports as u16,
+        capacity: cfg.bridge.mac_table_size,
+        aging_ticks: cfg.bridge.mac_aging_secs.saturating_mul(hz),
+        static_macs,
+    })
+    .map_err(|e| RunError::Setup(format!("bridge {}: {e}", cfg.bridge.name)))?;
+    let bridge_counters = bridge.counters_shared();
+
+    for p in &ports {
+        p.counters.link_up.store(p.eth.link().up, Ordering::Relaxed);
+    }
+    let worker_counters = Arc::new(WorkerCounters::default());
+    let worker = Worker::<EthQueue> {
+        ports: ports.iter().map(|p| WorkerPort::new(p.eth.queue(), p.counters.clone())).collect(),
+        bridge,
+        quit: quit.clone(),
+        counters: worker_counters.clone(),
+    };
+    let (done_tx, done_rx) = crossbeam::channel::bounded(1);
+    eal.launch(worker_lcore, move || {
+        let worker = worker.run();
+        // The main lcore drops the worker (its buffered mbufs) before it frees the pool.
+        let _ = done_tx.send(worker);
+        0
+    })?;
+
+    log::info!(
+        "bridge {} up: {} ports, worker lcore {}, {} mbufs, MAC table {} entries, aging {} s",
+        cfg.bridge.name,
+        n_ports,
+        worker_lcore,
+        mbufs,
+        cfg.bridge.mac_table_size,
+        cfg.bridge.mac_aging_secs
+    );
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "ready");
+        let _ = out.flush();
+    }
+
+    let started = Instant::now();
+    let mut last = Sample {
+        at: started,
+        ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
+    };
+    while !quit.load(Ordering::Relaxed) {
+        std::thread::sleep(TICK);
+        for p in &ports {
+            p.counters.link_up.store(p.eth.link().up, Ordering::Relaxed);
+        }
+        if let Some(every) = opts.stats_interval {
+            if last.at.elapsed() >= every {
+                let now = Sample {
+                    at: Instant::now(),
+                    ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
+                };
+                print_stats("stats", started, &ports, Some((&last, &now)), &bridge_counters.snapshot(), &cfg.bridge.name, None);
+                print_worker("stats", worker_lcore, &worker_counters);
+                last = now;
+            }
+        }
+    }
+
+    // Shutdown: join the worker, then stop ports so no more frames arrive, then print, then
+    // close (which frees the queues' mbufs and removes vhost sockets), then check the pool.
+    let rc = eal.wait(worker_lcore);
+    drop(done_rx.recv_timeout(Duration::from_secs(5)).ok());
+    if rc != 0 {
+        log::warn!("worker lcore {worker_lcore} returned {rc}");
+    }
+    for p in &mut ports {
+        if let Err(e) = p.eth.stop() {
+            log::warn!("{e}");
+        }
+    }
+    let end = Sample {
+        at: Instant::now(),
+        ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
+    };
+    let start = Sample {
+        at: started,
+        ports: vec![PortCountersSnapshot::default(); ports.len()],
+    };
+    let pmd: Vec<PortStats> = ports.iter().map(|p| p.eth.stats()).collect();
+    print_stats("final", started, &ports, Some((&start, &end)), &bridge_counters.snapshot(), &cfg.bridge.name, Some(&pmd));
+    print_worker("final", worker_lcore, &worker_counters);
+
+    for p in ports {
+        let OpenPort { name, eth, server_socket, .. } = p;
+        if let Err(e) = eth.close() {
+            log::warn!("closing {name}: {e}");
+        }
+        if let Some(path) = server_socket {
+            remove_stale_socket(&path);
+        }
+    }
+    let in_use = pool.in_use();
+    // After close, no queue holds mbufs any more: the baseline (what rx rings held while
+    // running) must be gone too, so the only correct value here is 0.
+    println!(
+        "final mempool size={} in_use={} in_use_while_running={}",
+        pool.size(),
+        in_use,
+        baseline_in_use
+    );
+    let _ = std::io::stdout().flush();
+    drop(pool);
+    if in_use != 0 {
+        return Err(RunError::Setup(format!("{in_use} mbufs were not returned to the pool")));
+    }
+    Ok(())
+}
+
+/// Enough mbufs for every ring to be full at once plus bursts in flight, at least 8191.
+fn default_pool_size(n_ports: usize) -> u32 {
+    let need = n_ports as u32 * (2 * RING_DESCRIPTORS as u32 + 2 * dpdk::BURST_SIZE as u32) + 4096;
+    // rte_mempool is most memory-efficient at 2^n - 1 elements.
+    need.max(8192).next_power_of_two() - 1
+}
+
+fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunError> {
+    let pc = cfg
+        .ports
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| RunError::Setup(format!("bridge port {name:?} has no [[port]] entry")))?;
+    let (devargs, server_socket) = match &pc.kind {
+        PortKind::VhostUser { path, mode } => {
+            let client = matches!(mode, VhostMode::Client);
+            if !client {
+                // A socket left by a process that died (kill -9) makes bind() fail.
+                remove_stale_socket(path);
+            }
+            let devargs = format!("net_vhost_{name},iface={},queues=1,client={}", path.display(), client as u8);
+            (devargs, (!client).then(|| path.clone()))
+        }
+        PortKind::Dpdk { devargs } => (devargs.clone(), None),
+    };
+    let mut eth = EthPort::probe(&devargs).map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
+    eth.configure(RING_DESCRIPTORS, RING_DESCRIPTORS, pool)
+        .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
+    eth.start().map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
+    log::info!("port {name}: {} (ethdev {}, driver {})", devargs, eth.id(), eth.driver_name());
+    Ok(OpenPort {
+        name: name.to_string(),
+        eth,
+        server_socket,
+        counters: Arc::new(PortCounters::default()),
+    })
+}
+
+/// Removes `path` if it is a socket; anything else there is left alone (config validation
+/// already refused non-socket files).
+fn remove_stale_socket(path: &Path) {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            if let Err(e) = std::fs::remove_file(path) {
+                log::warn!("cannot remove socket {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+fn rate(now: u64, then: u64, secs: f64) -> f64 {
+    if secs <= 0.0 {
+        0.0
+    } else {
+        now.saturating_sub(then) as f64 / secs
+    }
+}
+
+/// One `key=value` line per port and one for the bridge, so scripts can parse them.
+fn print_stats(
+    tag: &str,
+    started: Instant,
+    ports: &[OpenPort],
+    window: Option<(&Sample, &Sample)>,
+    bridge: &BridgeCountersSnapshot,
+    bridge_name: &str,
+    pmd: Option<&[PortStats]>,
+) {
+    let mut out = std::io::stdout().lock();
+    let t = started.elapsed().as_secs_f64();
+    for (i, p) in ports.iter().enumerate() {
+        let mut line = format!("{tag} t={t:.1} port={} link={}", p.name, if p.counters.link_up.load(Ordering::Relaxed) { "up" } else { "down" });
+        if let Some((a, b)) = window {
+            let now = &b.ports[i];
+            let secs = b.at.duration_since(a.at).as_secs_f64();
+            line += &format!(
+                " rx={} tx={} rx_pps={:.0} tx_pps={:.0}",
+                now.rx,
+                now.tx,
+                rate(now.rx, a.ports[i].rx, secs),
+                rate(now.tx, a.ports[i].tx, secs)
+            );
+            for why in PortDrop::all() {
+                line += &format!(" drop_{}={}", why.name(), now.dropped(why));
+            }
+        }
+        if let Some(pmd) = pmd {
+            let s = &pmd[i];
+            line += &format!(
+                " pmd_ipackets={} pmd_opackets={} pmd_ibytes={} pmd_obytes={} pmd_imissed={} pmd_oerrors={} pmd_rx_nombuf={}",
+                s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.oerrors, s.rx_nombuf
+            );
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let mut line = format!("{tag} t={t:.1} bridge={bridge_name}");
+    for (k, v) in bridge.fields() {
+        line += &format!(" {k}={v}");
+    }
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn print_worker(tag: &str, lcore: u32, c: &WorkerCounters) {
+    let loops = c.iterations.load(Ordering::Relaxed);
+    let busy = c.busy_iterations.load(Ordering::Relaxed);
+    let pct = if loops == 0 { 0.0 } else { 100.0 * busy as f64 / loops as f64 };
+    println!("{tag} worker lcore={lcore} loops={loops} busy_loops={busy} busy_pct={pct:.1}");
+}

@@ -1,0 +1,26 @@
+//! Tier 2: a thin safe layer over DPDK.
+//!
+//! * [`Eal`]: `rte_eal_init` from argv, lcore queries and launch, `rte_eal_cleanup` on drop.
+//! * [`Mempool`]: a packet-buffer pool with in-use accounting, freed on drop.
+//! * [`Mbuf`] / [`MbufBurst`]: owned packet buffers; whatever is still owned when dropped
+//!   goes back to its pool, so an early return can never leak an mbuf.
+//! * [`EthPort`] (control: configure, start, stop, close, stats, link) and [`EthQueue`]
+//!   (data: rx/tx bursts on one queue pair, `Copy`, handed to a worker lcore), the latter
+//!   behind the small [`PacketPort`] interface the poll loop is written against.
+//!
+//! Every `unsafe` block says why it is sound. Raw FFI lives only in `dpdk-sys`.
+
+mod eal;
+mod error;
+mod mbuf;
+mod mempool;
+mod port;
+
+pub use eal::{tsc_hz, tsc_now, Eal, LcoreId};
+pub use error::{Error, Result};
+pub use mbuf::{Mbuf, MbufBurst, BURST_SIZE};
+pub use mempool::Mempool;
+pub use port::{EthPort, EthQueue, LinkStatus, PacketPort, PortStats};
+
+/// The DPDK version the bindings were built against.
+pub const DPDK_VERSION: &str = dpdk_sys::DPDK_VERSION;

@@ -1,0 +1,242 @@
+use dpdk_sys::rte_mbuf;
+use std::ptr::NonNull;
+
+/// Packets per rx/tx call: DPDK's customary burst, large enough to amortise the per-call
+/// cost, small enough that a burst's mbuf headers stay in L1.
+pub const BURST_SIZE: usize = 32;
+
+/// One owned packet buffer. Dropping it returns it to its pool (or drops one reference when
+/// it is shared, see [`Mbuf::share`]).
+#[repr(transparent)]
+pub struct Mbuf {
+    raw: NonNull<rte_mbuf>,
+}
+
+// SAFETY: an owned mbuf may be handed to another lcore; DPDK's refcount is atomic.
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of `raw`.
+    ///
+    /// # Safety
+    /// `raw` is NULL or an mbuf the caller owns (one reference) and gives up.
+    #[inline]
+    pub unsafe fn from_raw(raw: *mut rte_mbuf) -> Option<Mbuf> {
+        NonNull::new(raw).map(|raw| Mbuf { raw })
+    }
+
+    /// Gives up ownership without freeing.
+    #[inline]
+    pub fn into_raw(self) -> *mut rte_mbuf {
+        let raw = self.raw.as_ptr();
+        std::mem::forget(self);
+        raw
+    }
+
+    #[inline]
+    pub fn as_ptr(&self) -> *mut rte_mbuf {
+        self.raw.as_ptr()
+    }
+
+    /// Bytes of the first segment (for a single-segment packet: the whole frame).
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: we own the mbuf; buf_addr + data_off points at data_len initialised bytes
+        // inside its buffer, which lives as long as the mbuf.
+        unsafe {
+            let m = self.raw.as_ptr();
+            std::slice::from_raw_parts(
+                ((*m).buf_addr as *const u8).add((*m).data_off as usize),
+                (*m).data_len as usize,
+            )
+        }
+    }
+
+    /// Writable bytes of the first segment. Only for an unshared mbuf.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        debug_assert_eq!(self.refcnt(), 1, "writing to a shared mbuf");
+        // SAFETY: as in `data`; &mut self and refcnt 1 mean nobody else sees these bytes.
+        unsafe {
+            let m = self.raw.as_ptr();
+            std::slice::from_raw_parts_mut(
+                ((*m).buf_addr as *mut u8).add((*m).data_off as usize),
+                (*m).data_len as usize,
+            )
+        }
+    }
+
+    /// Total packet length over all segments.
+    #[inline]
+    pub fn pkt_len(&self) -> u32 {
+        // SAFETY: we own the mbuf.
+        unsafe { (*self.raw.as_ptr()).pkt_len }
+    }
+
+    #[inline]
+    pub fn refcnt(&self) -> u16 {
+        // SAFETY: we own (a reference to) the mbuf; reading refcnt is what DPDK does too.
+        unsafe { (*self.raw.as_ptr()).refcnt }
+    }
+
+    /// Grows the packet by `len` bytes at the tail and returns them, or `None` when the
+    /// buffer has no room.
+    pub fn append(&mut self, len: u16) -> Option<&mut [u8]> {
+        // SAFETY: we own the mbuf; a non-NULL result points at `len` bytes inside it.
+        unsafe {
+            let p = dpdk_sys::shim_pktmbuf_append(self.raw.as_ptr(), len);
+            if p.is_null() {
+                None
+            } else {
+                Some(std::slice::from_raw_parts_mut(p as *mut u8, len as usize))
+            }
+        }
+    }
+
+    /// Another handle to the same packet (refcount + 1), for sending one received frame out
+    /// of several ports without copying. Both handles must treat the data as read-only.
+    #[inline]
+    pub fn share(&self) -> Mbuf {
+        // SAFETY: we hold a reference, so the mbuf is alive; the new handle owns the added one.
+        unsafe { dpdk_sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), 1) };
+        Mbuf { raw: self.raw }
+    }
+
+    /// Asks the CPU to start loading the packet's first cache line.
+    #[inline]
+    pub fn prefetch_data(&self) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch never faults, whatever the address; the address is computed from
+        // the mbuf header we own.
+        unsafe {
+            let m = self.raw.as_ptr();
+            let p = ((*m).buf_addr as *const i8).add((*m).data_off as usize);
+            std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0);
+        }
+    }
+}
+
+impl Drop for Mbuf {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: we own one reference; rte_pktmbuf_free drops it and frees at zero.
+        unsafe { dpdk_sys::shim_pktmbuf_free(self.raw.as_ptr()) };
+    }
+}
+
+/// Up to [`BURST_SIZE`] owned mbufs, as rx fills them and tx takes them. What is still in
+/// the burst when it is dropped or cleared goes back to the pool.
+pub struct MbufBurst {
+    slots: [*mut rte_mbuf; BURST_SIZE],
+    len: usize,
+}
+
+// SAFETY: the burst owns its mbufs, which may move between lcores (see Mbuf).
+unsafe impl Send for MbufBurst {}
+
+impl Default for MbufBurst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MbufBurst {
+    pub const fn new() -> MbufBurst {
+        MbufBurst {
+            slots: [std::ptr::null_mut(); BURST_SIZE],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.len == BURST_SIZE
+    }
+
+    /// Appends `m`, or gives it back when the burst is full.
+    #[inline]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.len == BURST_SIZE {
+            return Err(m);
+        }
+        self.slots[self.len] = m.into_raw();
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Borrow of mbuf `i` (< len).
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&Mbuf> {
+        if i < self.len {
+            // SAFETY: slots[..len] are non-NULL owned mbufs; Mbuf is a transparent-sized
+            // NonNull wrapper, so a &*mut rte_mbuf can be viewed as &Mbuf.
+            Some(unsafe { &*(&self.slots[i] as *const *mut rte_mbuf as *const Mbuf) })
+        } else {
+            None
+        }
+    }
+
+    /// Moves every mbuf out, in order, leaving the burst empty.
+    #[inline]
+    pub fn drain(&mut self) -> impl Iterator<Item = Mbuf> + '_ {
+        let len = std::mem::replace(&mut self.len, 0);
+        // SAFETY: slots[..len] are owned non-NULL mbufs; len is already 0, so each one is
+        // handed out exactly once (the iterator is over a copy of the pointers).
+        self.slots[..len].iter().map(|&p| unsafe { Mbuf::from_raw(p).unwrap_unchecked() })
+    }
+
+    /// Frees every mbuf still in the burst and returns how many that was.
+    #[inline]
+    pub fn clear(&mut self) -> usize {
+        let n = self.len;
+        if n > 0 {
+            // SAFETY: slots[..n] are owned mbufs; after this call none of them is referenced.
+            unsafe { dpdk_sys::rte_pktmbuf_free_bulk(self.slots.as_mut_ptr(), n as u32) };
+            self.len = 0;
+        }
+        n
+    }
+
+    /// Raw view for rx: the slot array, to be filled from the front.
+    #[inline]
+    pub(crate) fn raw_slots(&mut self) -> *mut *mut rte_mbuf {
+        debug_assert_eq!(self.len, 0);
+        self.slots.as_mut_ptr()
+    }
+
+    /// After rx filled `n` slots.
+    #[inline]
+    pub(crate) unsafe fn set_len(&mut self, n: usize) {
+        debug_assert!(n <= BURST_SIZE);
+        self.len = n;
+    }
+
+    /// After tx took the first `sent` mbufs: forget them and move the rest to the front.
+    #[inline]
+    pub(crate) fn consume_front(&mut self, sent: usize) {
+        debug_assert!(sent <= self.len);
+        self.slots.copy_within(sent..self.len, 0);
+        self.len -= sent;
+    }
+
+    #[inline]
+    pub(crate) fn raw_ptr(&mut self) -> *mut *mut rte_mbuf {
+        self.slots.as_mut_ptr()
+    }
+}
+
+impl Drop for MbufBurst {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}

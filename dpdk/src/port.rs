@@ -1,0 +1,313 @@
+use crate::error::{check, Error, Result};
+use crate::mbuf::{MbufBurst, BURST_SIZE};
+use crate::mempool::Mempool;
+use std::ffi::{CStr, CString};
+use std::mem::MaybeUninit;
+
+/// The data-path interface the poll loop is written against: bursts in, bursts out, on one
+/// queue pair. A port implementation that bypasses ethdev (for example the vhost library
+/// called directly) only has to provide these two calls.
+pub trait PacketPort {
+    /// Receives up to [`BURST_SIZE`] packets into the (empty) `burst`; returns how many.
+    fn rx_burst(&mut self, burst: &mut MbufBurst) -> usize;
+    /// Sends from the front of `burst`; sent mbufs leave it, unsent ones stay at its front
+    /// for the caller to retry or drop. Returns how many were sent.
+    fn tx_burst(&mut self, burst: &mut MbufBurst) -> usize;
+}
+
+/// One rx/tx queue pair of an ethdev port: the data-path handle a worker lcore owns.
+#[derive(Clone, Copy, Debug)]
+pub struct EthQueue {
+    pub port_id: u16,
+    pub queue_id: u16,
+}
+
+impl PacketPort for EthQueue {
+    #[inline]
+    fn rx_burst(&mut self, burst: &mut MbufBurst) -> usize {
+        // SAFETY: the burst is empty and has BURST_SIZE slots; the PMD writes at most that
+        // many owned mbufs into it, and we record exactly how many.
+        unsafe {
+            let n = dpdk_sys::shim_eth_rx_burst(self.port_id, self.queue_id, burst.raw_slots(), BURST_SIZE as u16);
+            burst.set_len(n as usize);
+            n as usize
+        }
+    }
+
+    #[inline]
+    fn tx_burst(&mut self, burst: &mut MbufBurst) -> usize {
+        if burst.is_empty() {
+            return 0;
+        }
+        // SAFETY: the first len slots are owned mbufs; the PMD takes ownership of the first
+        // `sent` of them, which consume_front then forgets.
+        let sent = unsafe { dpdk_sys::shim_eth_tx_burst(self.port_id, self.queue_id, burst.raw_ptr(), burst.len() as u16) } as usize;
+        burst.consume_front(sent);
+        sent
+    }
+}
+
+/// Link state as the PMD reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub up: bool,
+    pub speed_mbps: u32,
+}
+
+/// Hardware/PMD counters of a port (`rte_eth_stats_get`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStats {
+    pub ipackets: u64,
+    pub opackets: u64,
+    pub ibytes: u64,
+    pub obytes: u64,
+    /// Packets the hardware dropped because rx queues were full.
+    pub imissed: u64,
+    pub ierrors: u64,
+    pub oerrors: u64,
+    pub rx_nombuf: u64,
+}
+
+/// An ethdev port (physical NIC or vdev), configured with one rx and one tx queue.
+/// Stopped and closed on drop.
+pub struct EthPort {
+    id: u16,
+    name: String,
+    probed_by_us: bool,
+    started: bool,
+    closed: bool,
+}
+
+impl EthPort {
+    /// Creates (hot-plugs) the device described by `devargs` — a PCI address such as
+    /// `0000:03:00.0` or a vdev string such as `net_vhost0,iface=/run/vm1.sock` — and returns
+    /// its port. A device the EAL command line already created (`-a`, `--vdev`) is reused.
+    pub fn probe(devargs: &str) -> Result<EthPort> {
+        let name = devargs.split(',').next().unwrap_or(devargs).trim().to_string();
+        let c = CString::new(devargs).map_err(|_| Error::other("rte_dev_probe", "devargs has a NUL byte"))?;
+        // SAFETY: c is a valid C string; DPDK copies what it keeps.
+        let ret = unsafe { dpdk_sys::rte_dev_probe(c.as_ptr()) };
+        let probed_by_us = ret == 0;
+        if ret < 0 && -ret != libc::EEXIST {
+            return Err(Error::from_code(format!("rte_dev_probe({devargs})"), -ret));
+        }
+        let mut port = EthPort::by_name(&name)?;
+        port.probed_by_us = probed_by_us;
+        Ok(port)
+    }
+
+    /// The port of an existing device, by ethdev name (`net_vhost0`, `0000:03:00.0`).
+    pub fn by_name(name: &str) -> Result<EthPort> {
+        let c = CString::new(name).map_err(|_| Error::other("rte_eth_dev_get_port_by_name", "NUL in name"))?;
+        let mut id = 0u16;
+        // SAFETY: c is a valid C string and id a valid out-pointer.
+        let ret = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
+        check(&format!("rte_eth_dev_get_port_by_name({name})"), ret)?;
+        Ok(EthPort {
+            id,
+            name: name.to_string(),
+            probed_by_us: false,
+            started: false,
+            closed: false,
+        })
+    }
+
+    /// Ports that exist right now (for example from `--vdev` on the EAL command line).
+    pub fn available_ids() -> Vec<u16> {
+        let mut out = Vec::new();
+        // SAFETY: iterating ethdev ids with the documented next-owned-by(NO_OWNER) idiom.
+        let mut id = unsafe { dpdk_sys::rte_eth_find_next_owned_by(0, 0) } as u16;
+        while (id as u32) < dpdk_sys::RTE_MAX_ETHPORTS {
+            out.push(id);
+            // SAFETY: as above.
+            id = unsafe { dpdk_sys::rte_eth_find_next_owned_by(id + 1, 0) } as u16;
+        }
+        out
+    }
+
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The NUMA socket the device sits on, or `None` when unknown (vdevs).
+    pub fn socket_id(&self) -> Option<i32> {
+        // SAFETY: valid port id.
+        let s = unsafe { dpdk_sys::rte_eth_dev_socket_id(self.id) };
+        (s >= 0).then_some(s)
+    }
+
+    /// The PMD's driver name (`net_vhost`, `net_ixgbe`, ...).
+    pub fn driver_name(&self) -> String {
+        let mut info = MaybeUninit::<dpdk_sys::rte_eth_dev_info>::zeroed();
+        // SAFETY: info is a valid out-pointer of the right type.
+        let ret = unsafe { dpdk_sys::rte_eth_dev_info_get(self.id, info.as_mut_ptr()) };
+        if ret < 0 {
+            return String::from("?");
+        }
+        // SAFETY: rte_eth_dev_info_get filled it; driver_name is a static C string.
+        unsafe {
+            let info = info.assume_init();
+            if info.driver_name.is_null() {
+                String::from("?")
+            } else {
+                CStr::from_ptr(info.driver_name).to_string_lossy().into_owned()
+            }
+        }
+    }
+
+    /// Configures one rx and one tx queue with the given ring sizes (rounded to what the
+    /// device supports), receiving into `pool`.
+    pub fn configure(&mut self, rx_desc: u16, tx_desc: u16, pool: &Mempool) -> Result<()> {
+        let conf = MaybeUninit::<dpdk_sys::rte_eth_conf>::zeroed();
+        // SAFETY: an all-zero rte_eth_conf is DPDK's documented default configuration.
+        let conf = unsafe { conf.assume_init() };
+        let socket = self.socket_id().unwrap_or(-1);
+        let (mut nb_rx, mut nb_tx) = (rx_desc, tx_desc);
+        // SAFETY: valid port id and pointers for the duration of each call; the pool
+        // outlives the port (the owner drops ports first).
+        unsafe {
+            check(&format!("rte_eth_dev_configure({})", self.name), dpdk_sys::rte_eth_dev_configure(self.id, 1, 1, &conf))?;
+            check(
+                &format!("rte_eth_dev_adjust_nb_rx_tx_desc({})", self.name),
+                dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(self.id, &mut nb_rx, &mut nb_tx),
+            )?;
+            check(
+                &format!("rte_eth_rx_queue_setup({})", self.name),
+                dpdk_sys::rte_eth_rx_queue_setup(self.id, 0, nb_rx, socket as u32, std::ptr::null(), pool.as_ptr()),
+            )?;
+            check(
+                &format!("rte_eth_tx_queue_setup({})", self.name),
+                dpdk_sys::rte_eth_tx_queue_setup(self.id, 0, nb_tx, socket as u32, std::ptr::null()),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn start(&mut self) -> Result<()> {
+        // SAFETY: valid, configured port.
+        check(&format!("rte_eth_dev_start({})", self.name), unsafe { dpdk_sys::rte_eth_dev_start(self.id) })?;
+        self.started = true;
+        // A switch port must see frames for every MAC. Some vdevs have no such mode and say
+        // ENOTSUP: they deliver everything anyway.
+        // SAFETY: valid, started port.
+        let ret = unsafe { dpdk_sys::rte_eth_promiscuous_enable(self.id) };
+        if ret < 0 && -ret != libc::ENOTSUP {
+            log::warn!("{}: {}", self.name, Error::from_code("rte_eth_promiscuous_enable", -ret));
+        }
+        Ok(())
+    }
+
+    pub fn stop(&mut self) -> Result<()> {
+        if self.started {
+            self.started = false;
+            // SAFETY: valid, started port; no lcore polls it any more (the owner joined them).
+            check(&format!("rte_eth_dev_stop({})", self.name), unsafe { dpdk_sys::rte_eth_dev_stop(self.id) })?;
+        }
+        Ok(())
+    }
+
+    /// Stops and closes the port, frees its queues (and the mbufs parked in them), and
+    /// removes the device if this process created it. For a vhost-user server port this
+    /// also removes the socket file.
+    pub fn close(mut self) -> Result<()> {
+        self.close_inner()
+    }
+
+    fn close_inner(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.stop()?;
+        self.closed = true;
+        let device = self.device();
+        // SAFETY: valid, stopped port; it is not used after this.
+        check(&format!("rte_eth_dev_close({})", self.name), unsafe { dpdk_sys::rte_eth_dev_close(self.id) })?;
+        if self.probed_by_us && !device.is_null() {
+            // SAFETY: the device pointer came from dev_info before close; the bus keeps the
+            // rte_device until it is removed, which is what this does.
+            let ret = unsafe { dpdk_sys::rte_dev_remove(device) };
+            if ret < 0 {
+                log::debug!("{}: rte_dev_remove: {}", self.name, Error::from_code("rte_dev_remove", -ret));
+            }
+        }
+        Ok(())
+    }
+
+    fn device(&self) -> *mut dpdk_sys::rte_device {
+        let mut info = MaybeUninit::<dpdk_sys::rte_eth_dev_info>::zeroed();
+        // SAFETY: valid out-pointer; on failure we report no device.
+        unsafe {
+            if dpdk_sys::rte_eth_dev_info_get(self.id, info.as_mut_ptr()) < 0 {
+                return std::ptr::null_mut();
+            }
+            info.assume_init().device
+        }
+    }
+
+    /// The data-path handle for queue pair 0.
+    pub fn queue(&self) -> EthQueue {
+        EthQueue {
+            port_id: self.id,
+            queue_id: 0,
+        }
+    }
+
+    /// Current link state without waiting (safe to call while a worker polls the port).
+    pub fn link(&self) -> LinkStatus {
+        let mut link = MaybeUninit::<dpdk_sys::rte_eth_link>::zeroed();
+        // SAFETY: valid port id and out-pointer.
+        let ret = unsafe { dpdk_sys::rte_eth_link_get_nowait(self.id, link.as_mut_ptr()) };
+        if ret < 0 {
+            return LinkStatus { up: false, speed_mbps: 0 };
+        }
+        // SAFETY: filled by the call above.
+        let link = unsafe { link.assume_init() };
+        LinkStatus {
+            up: link.link_status() != 0,
+            speed_mbps: link.link_speed,
+        }
+    }
+
+    pub fn stats(&self) -> PortStats {
+        let mut s = MaybeUninit::<dpdk_sys::rte_eth_stats>::zeroed();
+        // SAFETY: valid port id and out-pointer; zeroed stats are returned on failure.
+        let s = unsafe {
+            dpdk_sys::rte_eth_stats_get(self.id, s.as_mut_ptr());
+            s.assume_init()
+        };
+        PortStats {
+            ipackets: s.ipackets,
+            opackets: s.opackets,
+            ibytes: s.ibytes,
+            obytes: s.obytes,
+            imissed: s.imissed,
+            ierrors: s.ierrors,
+            oerrors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+        }
+    }
+
+    /// The port's own MAC address.
+    pub fn mac_addr(&self) -> [u8; 6] {
+        let mut a = MaybeUninit::<dpdk_sys::rte_ether_addr>::zeroed();
+        // SAFETY: valid port id and out-pointer.
+        unsafe {
+            if dpdk_sys::rte_eth_macaddr_get(self.id, a.as_mut_ptr()) < 0 {
+                return [0; 6];
+            }
+            a.assume_init().addr_bytes
+        }
+    }
+}
+
+impl Drop for EthPort {
+    fn drop(&mut self) {
+        if let Err(e) = self.close_inner() {
+            log::warn!("{}", e);
+        }
+    }
+}

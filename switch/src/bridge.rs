@@ -1,0 +1,764 @@
+//! The per-frame decision of an L2 learning bridge: learn the source, then forward, flood
+//! or drop by destination.
+//!
+//! [`Bridge::process`] is pure: it reads the Ethernet header from a byte slice, updates the
+//! MAC table and counters, and returns a [`Verdict`]. Transmitting (and copying or
+//! reference-counting mbufs for a flood) is the poll loop's business.
+
+use crate::mac_table::{LearnOutcome, MacTable, PortId, StaticError};
+use crate::wire::{EthernetFrame, MacAddr};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Slots [`Bridge::maintain`] examines per call. The poll loop calls it once per iteration,
+/// so a full pass over a 1M-entry table (2M slots) takes ~32k iterations, a few
+/// milliseconds at typical loop rates: far below any useful aging time, while the cost per
+/// iteration stays at a few cache lines.
+pub const MAINTAIN_BUDGET: usize = 64;
+
+/// Static configuration of a bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeConfig {
+    /// Ports of the bridge, numbered `0..n_ports`.
+    pub n_ports: u16,
+    /// Maximum MAC table entries, learned + static.
+    pub capacity: usize,
+    /// A learned entry expires after more than this many ticks without a frame from it.
+    pub aging_ticks: u64,
+    /// MACs pinned to a port: never aged, never moved.
+    pub static_macs: Vec<(MacAddr, PortId)>,
+}
+
+/// What to do with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send out of exactly this port (never the ingress port).
+    Forward(PortId),
+    /// Send out of every port except the ingress one ([`Bridge::flood_targets`]).
+    Flood,
+    Drop(DropReason),
+}
+
+/// Why a frame was dropped. The poll loop counts drops per reason, indexed by
+/// [`DropReason::index`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Shorter than an Ethernet header (or arrived on a port outside the bridge).
+    Malformed,
+    /// The destination was learned on the ingress port: the frame has already reached its
+    /// segment, and sending it back would duplicate it there.
+    DstIsIngress,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 2] = [DropReason::Malformed, DropReason::DstIsIngress];
+
+    /// Name for `name=value` stats lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::DstIsIngress => "dst_is_ingress",
+        }
+    }
+
+    /// Position in [`DropReason::ALL`], for per-reason counter arrays.
+    #[inline]
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a [`BridgeConfig`] was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BridgeError {
+    /// `n_ports` is zero.
+    NoPorts,
+    /// More static MACs than table capacity.
+    TooManyStatic { count: usize, capacity: usize },
+    /// A static MAC is multicast, broadcast or all-zero.
+    StaticNotLearnable { mac: MacAddr },
+    /// A static MAC names a port the bridge does not have.
+    StaticPortOutOfRange {
+        mac: MacAddr,
+        port: PortId,
+        n_ports: u16,
+    },
+    /// The same MAC is listed twice.
+    StaticDuplicate { mac: MacAddr },
+}
+
+impl fmt::Display for BridgeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BridgeError::NoPorts => f.write_str("a bridge needs at least one port"),
+            BridgeError::TooManyStatic { count, capacity } => write!(
+                f,
+                "{count} static MACs do not fit a MAC table of capacity {capacity}; raise the capacity"
+            ),
+            BridgeError::StaticNotLearnable { mac } => write!(
+                f,
+                "static MAC {mac} is not unicast or is all-zero; only unicast hosts can be pinned to a port"
+            ),
+            BridgeError::StaticPortOutOfRange { mac, port, n_ports } => write!(
+                f,
+                "static MAC {mac} is on port {port}, but the bridge has ports 0..{n_ports}"
+            ),
+            BridgeError::StaticDuplicate { mac } => {
+                write!(f, "static MAC {mac} is listed more than once; keep one entry")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BridgeError {}
+
+/// Bridge event counters, shared between the worker that owns the [`Bridge`] and a stats
+/// thread.
+///
+/// Each counter has exactly one writer (the worker), so an increment is a relaxed load plus
+/// a relaxed store ([`bump`]): on x86 and ARM two plain `mov`s, where `fetch_add` would be a
+/// locked read-modify-write costing ~20 cycles per event. Readers use relaxed loads and may
+/// see counters from slightly different instants, which is fine for statistics; each one is
+/// still monotonic and never torn. `align(64)` keeps the block off cache lines that other
+/// data (e.g. another worker's counters) is written on, so there is no false sharing.
+#[repr(align(64))]
+#[derive(Debug, Default)]
+pub struct BridgeCounters {
+    /// New MACs inserted (including re-learned after expiry).
+    pub learned: AtomicU64,
+    /// Known MACs seen on a different port than learned.
+    pub moved: AtomicU64,
+    /// Learned entries removed because they expired.
+    pub aged: AtomicU64,
+    /// New MACs not learned because the table was full.
+    pub table_full: AtomicU64,
+    /// Frames whose source has a static entry (on the ingress or another port).
+    pub static_pinned: AtomicU64,
+    /// Frames with a multicast, broadcast or zero source (never learned).
+    pub src_not_learnable: AtomicU64,
+    /// All `Flood` verdicts.
+    pub flooded: AtomicU64,
+    /// `Flood` verdicts for unicast destinations the table did not know.
+    pub flooded_unknown: AtomicU64,
+    /// `Forward` verdicts.
+    pub forwarded: AtomicU64,
+    /// A gauge, not a counter: entries in the MAC table (learned + static) as of the last
+    /// [`Bridge::maintain`].
+    pub entries: AtomicU64,
+}
+
+/// Adds `n` to a counter that only the calling thread writes. Not a read-modify-write: two
+/// writers would lose increments. See [`BridgeCounters`].
+#[inline]
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// A plain copy of [`BridgeCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BridgeCountersSnapshot {
+    pub learned: u64,
+    pub moved: u64,
+    pub aged: u64,
+    pub table_full: u64,
+    pub static_pinned: u64,
+    pub src_not_learnable: u64,
+    pub flooded: u64,
+    pub flooded_unknown: u64,
+    pub forwarded: u64,
+    pub entries: u64,
+}
+
+impl BridgeCountersSnapshot {
+    /// `(name, value)` pairs in a fixed order, for `name=value` stats lines.
+    pub fn fields(&self) -> [(&'static str, u64); 10] {
+        [
+            ("macs", self.entries),
+            ("learned", self.learned),
+            ("moved", self.moved),
+            ("aged", self.aged),
+            ("table_full", self.table_full),
+            ("static_pinned", self.static_pinned),
+            ("src_not_learnable", self.src_not_learnable),
+            ("flooded", self.flooded),
+            ("flooded_unknown", self.flooded_unknown),
+            ("forwarded", self.forwarded),
+        ]
+    }
+}
+
+impl BridgeCounters {
+    /// Reads every counter (relaxed; see the type docs).
+    pub fn snapshot(&self) -> BridgeCountersSnapshot {
+        BridgeCountersSnapshot {
+            learned: self.learned.load(Relaxed),
+            moved: self.moved.load(Relaxed),
+            aged: self.aged.load(Relaxed),
+            table_full: self.table_full.load(Relaxed),
+            static_pinned: self.static_pinned.load(Relaxed),
+            src_not_learnable: self.src_not_learnable.load(Relaxed),
+            flooded: self.flooded.load(Relaxed),
+            flooded_unknown: self.flooded_unknown.load(Relaxed),
+            forwarded: self.forwarded.load(Relaxed),
+            entries: self.entries.load(Relaxed),
+        }
+    }
+}
+
+/// An L2 learning bridge over `n_ports` ports. Owned and driven by one worker thread.
+pub struct Bridge {
+    table: MacTable,
+    n_ports: u16,
+    /// Behind an `Arc` so a stats thread can hold it while the worker holds `&mut Bridge`.
+    counters: Arc<BridgeCounters>,
+    /// `table.expired_total()` already folded into `counters.aged`.
+    expired_seen: u64,
+}
+
+impl Bridge {
+    /// Builds the bridge and installs the static MACs. Refuses a config with no ports, a
+    /// static MAC that is not unicast, names a port outside `0..n_ports` or is listed twice,
+    /// or more static MACs than `capacity`.
+    pub fn new(cfg: BridgeConfig) -> Result<Bridge, BridgeError> {
+        if cfg.n_ports == 0 {
+            return Err(BridgeError::NoPorts);
+        }
+        if cfg.static_macs.len() > cfg.capacity {
+            return Err(BridgeError::TooManyStatic {
+                count: cfg.static_macs.len(),
+                capacity: cfg.capacity,
+            });
+        }
+        let mut table = MacTable::new(cfg.capacity, cfg.aging_ticks);
+        for &(mac, port) in &cfg.static_macs {
+            if port >= cfg.n_ports {
+                return Err(BridgeError::StaticPortOutOfRange {
+                    mac,
+                    port,
+                    n_ports: cfg.n_ports,
+                });
+            }
+            table.add_static(mac, port).map_err(|e| match e {
+                StaticError::NotLearnable => BridgeError::StaticNotLearnable { mac },
+                StaticError::Duplicate => BridgeError::StaticDuplicate { mac },
+                // Ruled out by the count check above.
+                StaticError::TableFull => BridgeError::TooManyStatic {
+                    count: cfg.static_macs.len(),
+                    capacity: cfg.capacity,
+                },
+            })?;
+        }
+        Ok(Bridge {
+            table,
+            n_ports: cfg.n_ports,
+            counters: Arc::default(),
+            expired_seen: 0,
+        })
+    }
+
+    /// Decides what to do with `frame`, which arrived on `ingress` at tick `now`.
+    ///
+    /// Learns the source (unless multicast/zero), then: group destinations flood; a known
+    /// unicast destination is forwarded to its port, or dropped if that is the ingress port;
+    /// an unknown one floods. Never panics, whatever the bytes; `ingress >= n_ports` is a
+    /// caller bug (asserted in debug builds, `Drop(Malformed)` in release).
+    #[inline]
+    pub fn process(&mut self, ingress: PortId, frame: &[u8], now: u64) -> Verdict {
+        debug_assert!(
+            ingress < self.n_ports,
+            "ingress port {ingress} outside bridge ports 0..{}",
+            self.n_ports
+        );
+        if ingress >= self.n_ports {
+            return Verdict::Drop(DropReason::Malformed);
+        }
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return Verdict::Drop(DropReason::Malformed);
+        };
+        let c = &*self.counters;
+
+        let src = eth.src();
+        if src.is_learnable() {
+            match self.table.learn(src, ingress, now) {
+                LearnOutcome::Refreshed => {}
+                LearnOutcome::Learned => bump(&c.learned, 1),
+                LearnOutcome::Moved { .. } => bump(&c.moved, 1),
+                LearnOutcome::TableFull => bump(&c.table_full, 1),
+                LearnOutcome::StaticPinned => bump(&c.static_pinned, 1),
+            }
+        } else {
+            // A group address as source is invalid (or spoofed); learning it would make
+            // unicast lookups of it meaningful. The frame itself is still delivered.
+            bump(&c.src_not_learnable, 1);
+        }
+
+        let dst = eth.dst();
+        let verdict = if dst.is_multicast() {
+            bump(&c.flooded, 1);
+            Verdict::Flood
+        } else {
+            match self.table.lookup(dst, now) {
+                Some(p) if p == ingress => Verdict::Drop(DropReason::DstIsIngress),
+                Some(p) => {
+                    bump(&c.forwarded, 1);
+                    Verdict::Forward(p)
+                }
+                None => {
+                    bump(&c.flooded, 1);
+                    bump(&c.flooded_unknown, 1);
+                    Verdict::Flood
+                }
+            }
+        };
+        self.fold_aged();
+        verdict
+    }
+
+    /// Housekeeping for one poll-loop iteration: sweeps [`MAINTAIN_BUDGET`] slots of the
+    /// MAC table so silent hosts age out (freeing room) even if nobody sends to them.
+    #[inline]
+    pub fn maintain(&mut self, now: u64) {
+        self.table.sweep(now, MAINTAIN_BUDGET);
+        self.fold_aged();
+        self.counters.entries.store(self.table.len() as u64, Relaxed);
+    }
+
+    /// Moves expiries the table counted since last time into `aged`.
+    #[inline]
+    fn fold_aged(&mut self) {
+        let total = self.table.expired_total();
+        if total != self.expired_seen {
+            bump(&self.counters.aged, total - self.expired_seen);
+            self.expired_seen = total;
+        }
+    }
+
+    pub fn counters(&self) -> &BridgeCounters {
+        &self.counters
+    }
+
+    /// A handle on the counters for a stats thread, valid while the worker keeps mutating
+    /// the bridge.
+    pub fn counters_shared(&self) -> Arc<BridgeCounters> {
+        Arc::clone(&self.counters)
+    }
+
+    pub fn table(&self) -> &MacTable {
+        &self.table
+    }
+
+    pub fn n_ports(&self) -> u16 {
+        self.n_ports
+    }
+
+    /// The ports a `Flood` verdict for a frame from `ingress` goes to: all but `ingress`.
+    pub fn flood_targets(&self, ingress: PortId) -> impl Iterator<Item = PortId> {
+        (0..self.n_ports).filter(move |&p| p != ingress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mac_table::tests::XorShift;
+    use crate::wire::EtherType;
+
+    const A: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xa]);
+    const B: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xb]);
+    const C: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xc]);
+    const D: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xd]);
+    const S: MacAddr = MacAddr([0x52, 0x54, 0, 0, 0, 0x5]);
+    const MCAST: MacAddr = MacAddr([0x01, 0x00, 0x5e, 0, 0, 0x01]);
+
+    /// A minimum-size (60-byte) frame from `src` to `dst`.
+    fn frame(dst: MacAddr, src: MacAddr) -> [u8; 60] {
+        let mut buf = [0u8; 60];
+        EthernetFrame::emit(&mut buf, dst, src, EtherType::IPV4).unwrap();
+        buf
+    }
+
+    fn bridge(n_ports: u16, capacity: usize, aging_ticks: u64) -> Bridge {
+        Bridge::new(BridgeConfig {
+            n_ports,
+            capacity,
+            aging_ticks,
+            static_macs: vec![],
+        })
+        .unwrap()
+    }
+
+    fn snap(b: &Bridge) -> BridgeCountersSnapshot {
+        b.counters().snapshot()
+    }
+
+    #[test]
+    fn unknown_unicast_floods_then_learned_forwards() {
+        let mut b = bridge(4, 16, 1000);
+        assert_eq!(b.process(0, &frame(B, A), 0), Verdict::Flood);
+        assert_eq!(b.process(2, &frame(A, B), 1), Verdict::Forward(0));
+        assert_eq!(b.process(0, &frame(B, A), 2), Verdict::Forward(2));
+        assert_eq!(b.process(1, &frame(B, C), 3), Verdict::Forward(2));
+        assert_eq!(b.process(1, &frame(A, C), 3), Verdict::Forward(0));
+        let s = snap(&b);
+        assert_eq!(s.learned, 3);
+        assert_eq!((s.flooded, s.flooded_unknown, s.forwarded), (1, 1, 4));
+        assert_eq!(b.table().len(), 3);
+    }
+
+    #[test]
+    fn broadcast_and_multicast_always_flood() {
+        let mut b = bridge(3, 16, 1000);
+        b.process(1, &frame(A, B), 0);
+        for dst in [MacAddr::BROADCAST, MCAST] {
+            // Even after the table knows a lot, group destinations flood.
+            for ingress in 0..3 {
+                assert_eq!(b.process(ingress, &frame(dst, A), 0), Verdict::Flood);
+            }
+        }
+        let s = snap(&b);
+        assert_eq!(s.flooded, 7);
+        assert_eq!(s.flooded_unknown, 1);
+        assert_eq!(s.forwarded, 0);
+    }
+
+    #[test]
+    fn dst_on_ingress_is_dropped() {
+        let mut b = bridge(2, 16, 1000);
+        b.process(0, &frame(MacAddr::BROADCAST, A), 0);
+        b.process(0, &frame(MacAddr::BROADCAST, B), 0);
+        // A and B share a segment behind port 0: the frame is already there.
+        assert_eq!(
+            b.process(0, &frame(B, A), 1),
+            Verdict::Drop(DropReason::DstIsIngress)
+        );
+        // A frame to oneself, too.
+        assert_eq!(
+            b.process(1, &frame(C, C), 1),
+            Verdict::Drop(DropReason::DstIsIngress)
+        );
+        assert_eq!(snap(&b).forwarded, 0);
+    }
+
+    #[test]
+    fn runts_are_malformed() {
+        let mut b = bridge(2, 16, 1000);
+        let f = frame(B, A);
+        for len in 0..EthernetFrame::HEADER_LEN {
+            assert_eq!(
+                b.process(0, &f[..len], 0),
+                Verdict::Drop(DropReason::Malformed),
+                "len {len}"
+            );
+        }
+        assert!(b.table().is_empty(), "nothing learned from runts");
+        assert_eq!(snap(&b), BridgeCountersSnapshot::default());
+        assert_eq!(
+            b.process(0, &f[..14], 0),
+            Verdict::Flood,
+            "a bare header is enough"
+        );
+    }
+
+    #[test]
+    fn group_or_zero_source_not_learned_but_delivered() {
+        let mut b = bridge(3, 16, 1000);
+        b.process(2, &frame(MacAddr::BROADCAST, B), 0);
+        assert_eq!(
+            b.process(0, &frame(MacAddr::BROADCAST, MCAST), 0),
+            Verdict::Flood
+        );
+        assert_eq!(b.process(0, &frame(B, MCAST), 0), Verdict::Forward(2));
+        assert_eq!(
+            b.process(1, &frame(A, MacAddr::BROADCAST), 0),
+            Verdict::Flood
+        );
+        assert_eq!(
+            b.process(1, &frame(B, MacAddr::ZERO), 0),
+            Verdict::Forward(2)
+        );
+        let s = snap(&b);
+        assert_eq!(s.src_not_learnable, 4);
+        assert_eq!(s.learned, 1);
+        assert_eq!(b.table().len(), 1);
+        // A frame *to* the zero MAC is unknown unicast, never a match for an empty slot.
+        assert_eq!(b.process(0, &frame(MacAddr::ZERO, A), 0), Verdict::Flood);
+    }
+
+    #[test]
+    fn table_full_counts_and_keeps_known_working() {
+        let mut b = bridge(4, 2, 1000);
+        b.process(0, &frame(MacAddr::BROADCAST, A), 0);
+        b.process(1, &frame(MacAddr::BROADCAST, B), 0);
+        b.process(2, &frame(MacAddr::BROADCAST, C), 0);
+        b.process(2, &frame(A, C), 0);
+        let s = snap(&b);
+        assert_eq!((s.learned, s.table_full), (2, 2));
+        // C is never learned: frames to it keep flooding ...
+        assert_eq!(b.process(0, &frame(C, A), 1), Verdict::Flood);
+        assert_eq!(b.process(1, &frame(C, B), 1), Verdict::Flood);
+        // ... while the known ones keep forwarding, and can still move.
+        assert_eq!(b.process(2, &frame(A, C), 1), Verdict::Forward(0));
+        assert_eq!(b.process(3, &frame(B, A), 1), Verdict::Forward(1));
+        assert_eq!(b.process(2, &frame(B, D), 1), Verdict::Forward(1));
+        assert_eq!(b.process(1, &frame(A, D), 1), Verdict::Forward(3));
+        let s = snap(&b);
+        assert_eq!((s.table_full, s.moved, s.flooded_unknown), (5, 1, 2));
+    }
+
+    #[test]
+    fn move_is_counted_and_forwarding_follows() {
+        let mut b = bridge(3, 16, 1000);
+        b.process(0, &frame(MacAddr::BROADCAST, A), 0);
+        assert_eq!(b.process(1, &frame(A, B), 1), Verdict::Forward(0));
+        b.process(2, &frame(MacAddr::BROADCAST, A), 2);
+        assert_eq!(snap(&b).moved, 1);
+        assert_eq!(b.process(1, &frame(A, B), 3), Verdict::Forward(2));
+        assert_eq!(
+            b.process(2, &frame(A, C), 3),
+            Verdict::Drop(DropReason::DstIsIngress)
+        );
+    }
+
+    #[test]
+    fn static_entries_never_move_or_age() {
+        let mut b = Bridge::new(BridgeConfig {
+            n_ports: 3,
+            capacity: 4,
+            aging_ticks: 10,
+            static_macs: vec![(S, 2)],
+        })
+        .unwrap();
+        assert_eq!(b.table().iter().collect::<Vec<_>>(), vec![(S, 2, true)]);
+        assert_eq!(b.process(0, &frame(S, A), 0), Verdict::Forward(2));
+        // S (spoofed, or looped) shows up on port 1: counted, but the entry stays.
+        assert_eq!(
+            b.process(1, &frame(MacAddr::BROADCAST, S), 1),
+            Verdict::Flood
+        );
+        assert_eq!(
+            b.process(2, &frame(MacAddr::BROADCAST, S), 1),
+            Verdict::Flood
+        );
+        assert_eq!(b.process(0, &frame(S, A), 2), Verdict::Forward(2));
+        let s = snap(&b);
+        assert_eq!((s.static_pinned, s.moved), (1, 0), "only the frame on port 1 was a move attempt");
+        // Long after any learned entry would have aged.
+        for t in [1_000, 1_000_000, u64::MAX] {
+            b.maintain(t);
+            assert_eq!(b.process(0, &frame(S, A), t), Verdict::Forward(2));
+        }
+        assert_eq!(b.table().iter().filter(|e| e.2).count(), 1);
+    }
+
+    #[test]
+    fn aging_makes_dst_flood_again() {
+        let mut b = bridge(3, 16, 10);
+        b.process(1, &frame(MacAddr::BROADCAST, B), 0);
+        assert_eq!(b.process(0, &frame(B, A), 5), Verdict::Forward(1));
+        assert_eq!(b.process(0, &frame(B, A), 10), Verdict::Forward(1));
+        // B silent for 11 ticks: expired on lookup.
+        assert_eq!(b.process(0, &frame(B, A), 11), Verdict::Flood);
+        let s = snap(&b);
+        assert_eq!((s.aged, s.flooded_unknown), (1, 1));
+        // A (last seen at 11) ages out through maintain alone: nobody sends to it.
+        for _ in 0..b.table().slot_count().div_ceil(MAINTAIN_BUDGET) {
+            b.maintain(30);
+        }
+        assert!(b.table().is_empty());
+        assert_eq!(snap(&b).aged, 2);
+        // Re-learning after expiry on the source side also counts an expiry.
+        b.process(0, &frame(MacAddr::BROADCAST, A), 40);
+        b.process(0, &frame(MacAddr::BROADCAST, A), 60);
+        let s = snap(&b);
+        assert_eq!((s.aged, s.learned), (3, 4));
+    }
+
+    #[test]
+    fn flood_targets_exclude_ingress() {
+        let b = bridge(4, 16, 10);
+        for ingress in 0..4 {
+            let t: Vec<_> = b.flood_targets(ingress).collect();
+            assert_eq!(t.len(), 3);
+            assert!(!t.contains(&ingress));
+            assert!(t.iter().all(|&p| p < 4));
+        }
+        assert_eq!(bridge(1, 16, 10).flood_targets(0).count(), 0);
+    }
+
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "outside bridge ports"))]
+    fn ingress_out_of_range_is_malformed_in_release() {
+        let mut b = bridge(2, 16, 10);
+        assert_eq!(
+            b.process(2, &frame(B, A), 0),
+            Verdict::Drop(DropReason::Malformed)
+        );
+        assert!(b.table().is_empty());
+    }
+
+    #[test]
+    fn config_errors() {
+        let cfg = |n_ports, capacity, static_macs| BridgeConfig {
+            n_ports,
+            capacity,
+            aging_ticks: 10,
+            static_macs,
+        };
+        let err = |c| Bridge::new(c).err().unwrap();
+        assert_eq!(err(cfg(0, 4, vec![])), BridgeError::NoPorts);
+        assert_eq!(
+            err(cfg(2, 4, vec![(MCAST, 0)])),
+            BridgeError::StaticNotLearnable { mac: MCAST }
+        );
+        assert_eq!(
+            err(cfg(2, 4, vec![(MacAddr::ZERO, 0)])),
+            BridgeError::StaticNotLearnable { mac: MacAddr::ZERO }
+        );
+        assert_eq!(
+            err(cfg(2, 4, vec![(A, 2)])),
+            BridgeError::StaticPortOutOfRange {
+                mac: A,
+                port: 2,
+                n_ports: 2
+            }
+        );
+        assert_eq!(
+            err(cfg(2, 4, vec![(A, 0), (A, 1)])),
+            BridgeError::StaticDuplicate { mac: A }
+        );
+        assert_eq!(
+            err(cfg(2, 1, vec![(A, 0), (B, 1)])),
+            BridgeError::TooManyStatic {
+                count: 2,
+                capacity: 1
+            }
+        );
+        let e = err(cfg(2, 4, vec![(A, 7)]));
+        assert!(
+            e.to_string().contains("02:00:00:00:00:0a is on port 7"),
+            "{e}"
+        );
+        let b = Bridge::new(cfg(2, 2, vec![(A, 0), (B, 1)])).unwrap();
+        assert_eq!(b.n_ports(), 2);
+        assert_eq!(b.table().len(), 2);
+    }
+
+    #[test]
+    fn names_and_fields() {
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+        }
+        assert_eq!(DropReason::Malformed.name(), "malformed");
+        assert_eq!(DropReason::DstIsIngress.name(), "dst_is_ingress");
+        let s = BridgeCountersSnapshot {
+            learned: 1,
+            moved: 2,
+            aged: 3,
+            table_full: 4,
+            static_pinned: 5,
+            src_not_learnable: 6,
+            flooded: 7,
+            flooded_unknown: 8,
+            forwarded: 9,
+            entries: 0,
+        };
+        let names: Vec<_> = s.fields().iter().map(|f| f.0).collect();
+        assert_eq!(
+            names,
+            [
+                "macs",
+                "learned",
+                "moved",
+                "aged",
+                "table_full",
+                "static_pinned",
+                "src_not_learnable",
+                "flooded",
+                "flooded_unknown",
+                "forwarded"
+            ]
+        );
+        assert!(s
+            .fields()
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.1 == i as u64));
+        assert_eq!(std::mem::align_of::<BridgeCounters>(), 64);
+    }
+
+    #[test]
+    fn counters_readable_from_another_thread() {
+        let mut b = bridge(2, 16, 10);
+        let shared = b.counters_shared();
+        let reader = std::thread::spawn(move || {
+            let mut last = 0;
+            for _ in 0..1000 {
+                let now = shared.snapshot().flooded;
+                assert!(now >= last, "counter went backwards");
+                last = now;
+            }
+        });
+        for t in 0..10_000 {
+            b.process(0, &frame(MacAddr::BROADCAST, A), t);
+        }
+        reader.join().unwrap();
+        assert_eq!(snap(&b).flooded, 10_000);
+    }
+
+    #[test]
+    fn random_frames_never_panic() {
+        let mut rng = XorShift(0x0bad_cafe);
+        let n_ports = 5;
+        let mut b = bridge(n_ports, 64, 200);
+        // A small pool of addresses so lookups hit, moves happen and the table fills up.
+        let pool: Vec<MacAddr> = (0..100u64)
+            .map(|i| match i % 10 {
+                0 => MacAddr::BROADCAST,
+                1 => MacAddr::from_u64(0x0100_5e00_0000 | i),
+                2 => MacAddr::ZERO,
+                _ => MacAddr::from_u64(0x0200_0000_0000 | i),
+            })
+            .collect();
+        let mut buf = [0u8; 80];
+        let mut now = 0;
+        let mut verdicts = [0usize; 4];
+        for _ in 0..100_000 {
+            let len = rng.below(80) as usize;
+            for byte in buf.iter_mut() {
+                *byte = rng.next() as u8;
+            }
+            if rng.below(4) != 0 {
+                let dst = pool[rng.below(100) as usize];
+                let src = pool[rng.below(100) as usize];
+                EthernetFrame::emit(&mut buf, dst, src, 0).unwrap();
+            }
+            now += rng.below(3);
+            let ingress = rng.below(u64::from(n_ports)) as PortId;
+            match b.process(ingress, &buf[..len], now) {
+                Verdict::Forward(p) => {
+                    assert!(p < n_ports && p != ingress);
+                    verdicts[0] += 1;
+                }
+                Verdict::Flood => verdicts[1] += 1,
+                Verdict::Drop(DropReason::Malformed) => {
+                    assert!(len < 14);
+                    verdicts[2] += 1;
+                }
+                Verdict::Drop(DropReason::DstIsIngress) => verdicts[3] += 1,
+            }
+            assert!(b.table().len() <= 64);
+            if rng.below(8) == 0 {
+                b.maintain(now);
+            }
+        }
+        assert!(
+            verdicts.iter().all(|&v| v > 100),
+            "verdict mix {verdicts:?}"
+        );
+        let s = snap(&b);
+        assert!(s.aged > 0 && s.moved > 0 && s.table_full > 0, "{s:?}");
+        assert_eq!(s.flooded as usize, verdicts[1]);
+        assert_eq!(s.forwarded as usize, verdicts[0]);
+    }
+}
