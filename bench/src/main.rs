@@ -28,7 +28,7 @@ struct Args {
     /// A vhost-user socket to attach to as a guest (repeatable; port index = order given).
     #[arg(long = "vhost-user", value_name = "PATH", required = true)]
     sockets: Vec<PathBuf>,
-    /// A step: "from=PORT,src=MAC,dst=MAC[,count=N][,size=BYTES][,ethertype=0xXXXX]".
+    /// A step: "from=PORT,src=MAC,dst=MAC[,count=N][,size=BYTES][,ethertype=0xXXXX][,delay_ms=MS]".
     /// Steps run in order; each ends when no frame arrived for --settle-ms.
     #[arg(long = "step", value_name = "SPEC")]
     steps: Vec<String>,
@@ -57,6 +57,8 @@ struct Step {
     from: usize,
     spec: FrameSpec,
     count: u32,
+    /// Wait this long (still receiving) before sending: lets MAC entries age in between.
+    delay: Duration,
 }
 
 #[derive(Serialize, Default, Clone, Debug)]
@@ -109,6 +111,7 @@ fn parse_step(s: &str) -> Result<Step, String> {
     let mut from = None;
     let (mut src, mut dst) = (None, None);
     let (mut count, mut size, mut ethertype) = (1u32, 64usize, ETHERTYPE_TEST);
+    let mut delay_ms = 0u64;
     for kv in s.split(',') {
         let (k, v) = kv
             .split_once('=')
@@ -120,10 +123,11 @@ fn parse_step(s: &str) -> Result<Step, String> {
             "dst" => dst = Some(v.parse::<MacAddr>().map_err(|e| format!("step {s:?}: dst: {e}"))?),
             "count" => count = v.parse().map_err(|_| bad("a frame count"))?,
             "size" => size = v.parse().map_err(|_| bad("a size in bytes"))?,
+            "delay_ms" => delay_ms = v.parse().map_err(|_| bad("milliseconds"))?,
             "ethertype" => {
                 ethertype = u16::from_str_radix(v.trim_start_matches("0x"), 16).map_err(|_| bad("a hex EtherType"))?
             }
-            other => return Err(format!("step {s:?}: unknown key {other:?} (known: from, src, dst, count, size, ethertype)")),
+            other => return Err(format!("step {s:?}: unknown key {other:?} (known: from, src, dst, count, size, ethertype, delay_ms)")),
         }
     }
     let size_ok = (1..=2048).contains(&size);
@@ -139,6 +143,7 @@ fn parse_step(s: &str) -> Result<Step, String> {
             ethertype,
         },
         count,
+        delay: Duration::from_millis(delay_ms),
     })
 }
 
@@ -376,6 +381,9 @@ fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
         .collect();
     let mut sent = Vec::new();
     for (i, s) in steps.iter().enumerate() {
+        if !s.delay.is_zero() {
+            rig.settle(&mut states, s.delay, s.delay);
+        }
         let n = rig.send_step(i as u16, s, &mut states)?;
         sent.push(n);
         rig.settle(&mut states, Duration::from_millis(args.settle_ms), Duration::from_secs(10));

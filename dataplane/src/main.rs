@@ -82,7 +82,12 @@ fn main() -> ExitCode {
     for path in &app.vhost_user {
         cfg.add_vhost_user_server(path.clone());
     }
-    if let Err(e) = cfg.validate() {
+    let origin = match &app.config {
+        Some(path) if app.vhost_user.is_empty() => path.display().to_string(),
+        Some(path) => format!("{} + --vhost-user", path.display()),
+        None => "command line".to_string(),
+    };
+    if let Err(e) = cfg.validate_with_origin(&origin) {
         return fail(2, e);
     }
 

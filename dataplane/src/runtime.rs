@@ -279,14 +279,17 @@ fn print_stats(
         let mut line = format!("{tag} t={t:.1} port={} link={}", p.name, if p.counters.link_up.load(Ordering::Relaxed) { "up" } else { "down" });
         if let Some((a, b)) = window {
             let now = &b.ports[i];
-            let secs = b.at.duration_since(a.at).as_secs_f64();
-            line += &format!(
-                " rx={} tx={} rx_pps={:.0} tx_pps={:.0}",
-                now.rx,
-                now.tx,
-                rate(now.rx, a.ports[i].rx, secs),
-                rate(now.tx, a.ports[i].tx, secs)
-            );
+            line += &format!(" rx={} tx={}", now.rx, now.tx);
+            if pmd.is_none() {
+                // Rates over the last interval; the final line has totals only, since an
+                // average over the whole run (idle time included) says little.
+                let secs = b.at.duration_since(a.at).as_secs_f64();
+                line += &format!(
+                    " rx_pps={:.0} tx_pps={:.0}",
+                    rate(now.rx, a.ports[i].rx, secs),
+                    rate(now.tx, a.ports[i].tx, secs)
+                );
+            }
             for why in PortDrop::all() {
                 line += &format!(" drop_{}={}", why.name(), now.dropped(why));
             }

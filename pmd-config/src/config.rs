@@ -275,7 +275,7 @@ fn name_problem(name: &str) -> Option<String> {
 
 fn range_problem(value: i128, min: u64, max: u64) -> Option<String> {
     if value < i128::from(min) || value > i128::from(max) {
-        Some(format!("{value} is out of range (allowed: {min} to {max})"))
+        Some(format!("{value} is out of range ({min} to {max})"))
     } else {
         None
     }
@@ -341,7 +341,8 @@ impl Config {
         let name = (0u32..)
             .map(|i| format!("vhu{i}"))
             .find(|n| {
-                !self.ports.iter().any(|p| &p.name == n) && !self.bridge.ports.iter().any(|p| p == n)
+                !self.ports.iter().any(|p| &p.name == n)
+                    && !self.bridge.ports.iter().any(|p| p == n)
             })
             .expect("some vhuN name is free");
         self.ports.push(PortConfig {
@@ -499,11 +500,8 @@ impl Config {
         if let Some(p) = range_problem(i128::from(bridge.mac_aging_secs), 1, MAX_MAC_AGING_SECS) {
             return Err(errs.invalid("bridge.mac_aging_secs", p, aging_fix()));
         }
-        if let Some(p) = range_problem(
-            bridge.mac_table_size as i128,
-            1,
-            MAX_MAC_TABLE_SIZE as u64,
-        ) {
+        if let Some(p) = range_problem(bridge.mac_table_size as i128, 1, MAX_MAC_TABLE_SIZE as u64)
+        {
             return Err(errs.invalid("bridge.mac_table_size", p, table_size_fix()));
         }
 
@@ -530,7 +528,9 @@ impl Config {
                     "give every MAC address at most one static entry",
                 ));
             }
-            if !bridge.ports.iter().any(|p| p == &sm.port) {
+            // The port may be one the command line adds (`--vhost-user` makes vhu0, vhu1,
+            // ...), so this can only be judged once those are in.
+            if complete && !bridge.ports.iter().any(|p| p == &sm.port) {
                 return Err(errs.invalid(
                     format!("bridge.static_mac[{i}].port"),
                     format!(
@@ -643,18 +643,17 @@ fn port_from_raw(i: usize, rp: RawPort, errs: &Errs<'_>) -> Result<PortConfig, C
                     "add path = \"/run/dataplane/NAME.sock\" (the path QEMU's chardev uses)",
                 ));
             };
-            let mode = match rp.mode.as_deref() {
-                None | Some("server") => VhostMode::Server,
-                Some("client") => VhostMode::Client,
-                Some(other) => {
-                    return Err(errs.invalid(
+            let mode =
+                match rp.mode.as_deref() {
+                    None | Some("server") => VhostMode::Server,
+                    Some("client") => VhostMode::Client,
+                    Some(other) => return Err(errs.invalid(
                         port_field(i, label, "mode"),
                         format!("{other:?} is not a vhost-user mode"),
                         "use mode = \"server\" (the dataplane creates the socket; the default) \
                          or mode = \"client\" (QEMU created it with server=on)",
-                    ))
-                }
-            };
+                    )),
+                };
             PortKind::VhostUser {
                 path: PathBuf::from(path),
                 mode,
@@ -666,9 +665,7 @@ fn port_from_raw(i: usize, rp: RawPort, errs: &Errs<'_>) -> Result<PortConfig, C
                     return Err(errs.invalid(
                         port_field(i, label, key),
                         "is a setting of vhost-user ports, and this port has type = \"dpdk\"",
-                        format!(
-                            "remove {key}, or set type = \"vhost-user\" (and remove devargs)"
-                        ),
+                        format!("remove {key}, or set type = \"vhost-user\" (and remove devargs)"),
                     ));
                 }
             }
@@ -736,7 +733,8 @@ fn bridge_from_raw(
             errs.invalid(
                 format!("bridge.static_mac[{i}].mac"),
                 e.to_string(),
-                "fix the address",
+                "copy the address from the VM's definition (libvirt <mac address=...>, \
+                 QEMU -device ...,mac=...) or from `ip link` in the guest",
             )
         })?;
         let Some(port) = rs.port else {
@@ -791,6 +789,14 @@ fn check_socket_path_shape(
                 bytes.len()
             ),
             "choose a shorter path, e.g. under /run/dataplane/",
+        ));
+    }
+    if bytes.contains(&b',') {
+        // DPDK's devargs ("net_vhost0,iface=PATH,queues=1") split on commas.
+        return Err(errs.invalid(
+            field(),
+            format!("{:?} contains a comma, which DPDK device arguments cannot carry", path.display().to_string()),
+            "choose a path without commas",
         ));
     }
     if bytes.ends_with(b"/") {
@@ -903,8 +909,8 @@ fn parse_error(e: &toml::de::Error, text: &str, origin: &str) -> ConfigError {
         .unwrap_or_else(|| "(file)".to_string());
     let m = e.message();
     let fix = if m.contains("unknown field") {
-        "remove the key or correct its spelling; every key is listed in the pmd-config \
-         reference (crate documentation)"
+        "remove the key or correct its spelling; every key is listed in the \
+         configuration reference (README.md)"
     } else if m.contains("invalid type") || m.contains("invalid value") {
         "give the value the type named after \"expected\" (a quoted string, a number, or a \
          [list])"
@@ -942,8 +948,9 @@ fn field_at(text: &str, offset: usize, message: &str) -> String {
             if is_error_line {
                 return section;
             }
-        } else if let Some(h) = t.strip_prefix('[').and_then(|h| h.split_once(']')) {
-            section = h.0.trim().to_string();
+        } else if let Some(h) = t.strip_prefix('[') {
+            // Also a malformed header such as `[bridge`: label it with what is there.
+            section = h.split(']').next().unwrap_or("").trim().to_string();
             if is_error_line {
                 return section;
             }

@@ -122,7 +122,12 @@ pub fn parse_lcores(s: &str) -> Result<BTreeSet<u32>, LcoreError> {
     for group in split_groups(s)? {
         let group = group.trim();
         if group.is_empty() {
-            return Err(invalid(OPT, s, "has an empty group".to_string(), LCORES_FIX));
+            return Err(invalid(
+                OPT,
+                s,
+                "has an empty group".to_string(),
+                LCORES_FIX,
+            ));
         }
         let (lcores, cpus) = match group.split_once('@') {
             Some((l, c)) => (l, Some(c)),

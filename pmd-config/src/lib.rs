@@ -60,7 +60,8 @@
 //! Either way the guest's memory must be shared (e.g.
 //! `-object memory-backend-memfd,id=mem,size=4G,share=on -numa node,memdev=mem`).
 //!
-//! **dpdk**: `devargs` names the device: the PCI address of a NIC bound to vfio-pci (`"0000:03:00.0"`), optionally with driver arguments after a comma, or a vdev
+//! **dpdk**: `devargs` names the device: the PCI address of a NIC bound to vfio-pci
+//! (`"0000:03:00.0"`), optionally with driver arguments after a comma, or a vdev
 //! (`"net_pcap0,rx_pcap=in.pcap"`, `"net_tap0,iface=dp0"`).
 //!
 //! ## `[bridge]`

@@ -1,0 +1,136 @@
+//! The command line and config file are checked before EAL starts: mistakes are refused
+//! with exit status 2 and a message that names the field and the fix, and leave no DPDK
+//! runtime directory or socket behind.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Output};
+
+fn run(s: &Scratch, eal: &[&str], app: &[&str]) -> Output {
+    let prefix = format!("dp-{}", s.tag);
+    let mut cmd = Command::new(dataplane_bin());
+    cmd.args(eal);
+    if !eal.contains(&"--file-prefix") {
+        cmd.args(["--no-pci", "--no-huge", "-m", "128", "--file-prefix", &prefix]);
+    }
+    cmd.arg("--").args(app);
+    cmd.output().expect("run dataplane")
+}
+
+/// Asserts a refusal before EAL: status 2, every needle in stderr, nothing created.
+#[track_caller]
+fn assert_refused(s: &Scratch, out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+    assert!(!err.contains("EAL:"), "EAL must not have started: {err}");
+    assert!(
+        !std::path::Path::new("/var/run/dpdk").join(format!("dp-{}", s.tag)).exists(),
+        "a DPDK runtime dir was created"
+    );
+}
+
+#[test]
+fn no_ports_is_refused_with_a_fix() {
+    let s = Scratch::new("noports");
+    let out = run(&s, &["-l", "0-1"], &[]);
+    assert_refused(&s, &out, &["bridge.ports", "the bridge has no ports", "--vhost-user PATH"]);
+}
+
+#[test]
+fn unknown_key_is_refused() {
+    let s = Scratch::new("unknown");
+    let cfg = s.write("c.toml", "[bridge]\nmac_aging_secs = 30\nmac_agin_secs = 5\n");
+    let sock = s.sock("a").display().to_string();
+    let out = run(&s, &["-l", "0-1"], &["--config", cfg.to_str().unwrap(), "--vhost-user", &sock]);
+    assert_refused(&s, &out, &["c.toml", "unknown field `mac_agin_secs`", "mac_aging_secs"]);
+}
+
+#[test]
+fn malformed_static_mac_is_refused() {
+    let s = Scratch::new("badmac");
+    let cfg = s.write("c.toml", "[[bridge.static_mac]]\nmac = \"52:54:00:zz:00:01\"\nport = \"vhu0\"\n");
+    let sock = s.sock("a").display().to_string();
+    let out = run(&s, &["-l", "0-1"], &["--config", cfg.to_str().unwrap(), "--vhost-user", &sock]);
+    assert_refused(&s, &out, &["bridge.static_mac[0].mac", "52:54:00:zz:00:01", "six two-digit hex octets"]);
+}
+
+#[test]
+fn duplicate_port_names_are_refused() {
+    let s = Scratch::new("dupname");
+    let a = s.sock("a").display().to_string();
+    let b = s.sock("b").display().to_string();
+    let cfg = s.write(
+        "c.toml",
+        &format!(
+            "[[port]]\nname = \"vm1\"\ntype = \"vhost-user\"\npath = \"{a}\"\n\n\
+             [[port]]\nname = \"vm1\"\ntype = \"vhost-user\"\npath = \"{b}\"\n"
+        ),
+    );
+    let out = run(&s, &["-l", "0-1"], &["--config", cfg.to_str().unwrap()]);
+    assert_refused(&s, &out, &["port[1] \"vm1\": name", "already the name of port[0]"]);
+}
+
+#[test]
+fn unwritable_socket_path_is_refused() {
+    let s = Scratch::new("nodir");
+    let sock = s.dir.join("no-such-dir/a.sock").display().to_string();
+    let out = run(&s, &["-l", "0-1"], &["--vhost-user", &sock]);
+    assert_refused(&s, &out, &["vhu0", "path", "does not exist", "mkdir -p"]);
+}
+
+#[test]
+fn a_file_in_the_way_of_the_socket_is_refused() {
+    let s = Scratch::new("notsock");
+    let f = s.write("a.sock", "not a socket");
+    let out = run(&s, &["-l", "0-1"], &["--vhost-user", f.to_str().unwrap()]);
+    assert_refused(&s, &out, &["is not a socket"]);
+    assert!(f.exists(), "a non-socket file is never removed");
+}
+
+#[test]
+fn lcore_set_without_worker_is_refused() {
+    let s = Scratch::new("onelcore");
+    let sock = s.sock("a").display().to_string();
+    let out = run(&s, &["-l", "0"], &["--vhost-user", &sock]);
+    assert_refused(&s, &out, &["no worker lcore", "-l 0-1"]);
+}
+
+#[test]
+fn app_options_before_the_separator_are_refused() {
+    let s = Scratch::new("nosep");
+    let out = Command::new(dataplane_bin())
+        .args(["-l", "0-1", "--vhost-user", "/tmp/x.sock"])
+        .output()
+        .unwrap();
+    assert_refused(&s, &out, &["--vhost-user is a dataplane option", "after `--`"]);
+}
+
+#[test]
+fn bad_stats_interval_is_refused() {
+    let s = Scratch::new("badstats");
+    let sock = s.sock("a").display().to_string();
+    let out = run(&s, &["-l", "0-1"], &["--vhost-user", &sock, "--stats-interval", "-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&s, &["-l", "0-1"], &["--vhost-user", &sock, "--stats-interval", "soon"]);
+    assert_refused(&s, &out, &["--stats-interval", "soon"]);
+}
+
+#[test]
+fn eal_failure_exits_nonzero_without_leaving_a_socket() {
+    let _serial = serial();
+    let s = Scratch::new("ealfail");
+    let sock = s.sock("a");
+    let out = run(
+        &s,
+        &["-l", "0-1", "--no-pci", "--no-huge", "--in-memory", "--file-prefix", &format!("dp-{}", s.tag)],
+        &["--vhost-user", sock.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("rte_eal_init"), "{err}");
+    assert!(!sock.exists());
+}

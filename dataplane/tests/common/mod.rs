@@ -1,0 +1,333 @@
+//! Harness for tests that run the real `dataplane` binary and the real `dp-traffic` tool
+//! (DPDK virtio_user guests) against each other.
+//!
+//! Two cores: the dataplane's worker busy-polls one, the traffic tool the other, so tests
+//! that start pollers take [`serial`] and run one at a time. Every child gets
+//! PR_SET_PDEATHSIG and is stopped by its guard's Drop, so nothing outlives a failed test.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Serialises tests that start busy pollers. Poisoning (a failed test) does not matter.
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn dataplane_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_dataplane"))
+}
+
+pub fn traffic_bin() -> PathBuf {
+    let p = dataplane_bin().with_file_name("dp-traffic");
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace's binaries first (cargo test --workspace does)",
+        p.display()
+    );
+    p
+}
+
+/// A fresh directory and DPDK file-prefix for one test.
+pub struct Scratch {
+    pub dir: PathBuf,
+    pub tag: String,
+}
+
+impl Scratch {
+    pub fn new(test: &str) -> Scratch {
+        let tag = format!("{}-{}-{}", test, std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let dir = std::env::temp_dir().join(format!("dp-test-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch { dir, tag }
+    }
+
+    pub fn sock(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.sock"))
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        for prefix in [format!("dp-{}", self.tag), format!("tg-{}", self.tag)] {
+            let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(prefix));
+        }
+    }
+}
+
+/// EAL options for the dataplane under test: main lcore 0, worker lcore 1, no hugepages.
+pub fn dataplane_eal(s: &Scratch) -> Vec<String> {
+    [
+        "-l", "0-1", "--no-pci", "--no-huge", "-m", "256", "--log-level", "lib.vhost.*:warning",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .chain(["--file-prefix".to_string(), format!("dp-{}", s.tag)])
+    .collect()
+}
+
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+/// A running child that is interrupted, then killed, when dropped.
+pub struct Guard {
+    pub child: Child,
+    pub name: &'static str,
+}
+
+impl Guard {
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Waits up to `limit`; kills the child if it has not exited by then.
+    pub fn wait_for(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(libc::SIGINT);
+            if self.wait_for(Duration::from_secs(5)).is_none() {
+                eprintln!("{} did not stop on SIGINT; killed", self.name);
+            }
+        }
+    }
+}
+
+/// The dataplane under test, with its stdout collected line by line.
+pub struct Dataplane {
+    pub guard: Guard,
+    lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+    stderr_path: PathBuf,
+}
+
+impl Dataplane {
+    /// Starts `dataplane <eal> -- <app>` and waits for its `ready` line.
+    pub fn start(s: &Scratch, app: &[String]) -> Dataplane {
+        let dp = Self::spawn(s, &dataplane_eal(s), app);
+        if !dp.wait_line(|l| l == "ready", Duration::from_secs(60)) {
+            panic!("dataplane did not print `ready`:\n{}", dp.diagnostics());
+        }
+        dp
+    }
+
+    pub fn spawn(s: &Scratch, eal: &[String], app: &[String]) -> Dataplane {
+        let stderr_path = s.dir.join("dataplane.stderr");
+        let mut cmd = Command::new(dataplane_bin());
+        cmd.args(eal)
+            .arg("--")
+            .args(app)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap());
+        die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().expect("spawn dataplane");
+        let out = child.stdout.take().unwrap();
+        let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let (m, cv) = &*sink;
+                m.lock().unwrap().push(line);
+                cv.notify_all();
+            }
+        });
+        Dataplane {
+            guard: Guard { child, name: "dataplane" },
+            lines,
+            stderr_path,
+        }
+    }
+
+    pub fn wait_line(&self, pred: impl Fn(&str) -> bool, limit: Duration) -> bool {
+        let (m, cv) = &*self.lines;
+        let deadline = Instant::now() + limit;
+        let mut lines = m.lock().unwrap();
+        loop {
+            if lines.iter().any(|l| pred(l)) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            lines = cv.wait_timeout(lines, deadline - now).unwrap().0;
+        }
+    }
+
+    pub fn stdout(&self) -> Vec<String> {
+        self.lines.0.lock().unwrap().clone()
+    }
+
+    pub fn diagnostics(&self) -> String {
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            self.stdout().join("\n"),
+            std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        )
+    }
+
+    /// Sends `sig` and waits for exit; returns the status and the `final` counters.
+    pub fn stop_with(mut self, sig: i32) -> (ExitStatus, Finals, String) {
+        self.guard.signal(sig);
+        let st = self.guard.wait_for(Duration::from_secs(30));
+        // Let the reader thread take the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        let diag = self.diagnostics();
+        let st = st.unwrap_or_else(|| panic!("dataplane did not exit within 30 s of signal {sig}:\n{diag}"));
+        (st, Finals::parse(&self.stdout()), diag)
+    }
+
+    pub fn stop(self) -> (ExitStatus, Finals, String) {
+        self.stop_with(libc::SIGINT)
+    }
+}
+
+/// The `final ...` lines, keyed by what they describe (`port=vhu0`, `bridge=br0`,
+/// `mempool`, `worker`), each a map of `key=value` fields.
+#[derive(Debug, Default)]
+pub struct Finals(pub HashMap<String, HashMap<String, String>>);
+
+impl Finals {
+    fn parse(lines: &[String]) -> Finals {
+        let mut out = HashMap::new();
+        for l in lines.iter().filter(|l| l.starts_with("final ")) {
+            let mut words = l.split_whitespace().skip(1);
+            let mut fields = HashMap::new();
+            let mut key = String::new();
+            for w in words.by_ref() {
+                match w.split_once('=') {
+                    Some((k, v)) => {
+                        if key.is_empty() && (k == "port" || k == "bridge") {
+                            key = format!("{k}={v}");
+                        }
+                        fields.insert(k.to_string(), v.to_string());
+                    }
+                    None => key = w.to_string(),
+                }
+            }
+            out.insert(key, fields);
+        }
+        Finals(out)
+    }
+
+    /// A numeric field of the `final` line for `what` (e.g. "port=vhu0", "bridge=br0", "mempool").
+    pub fn get(&self, what: &str, field: &str) -> u64 {
+        self.0
+            .get(what)
+            .and_then(|f| f.get(field))
+            .unwrap_or_else(|| panic!("no final `{field}` for {what} in {:?}", self.0))
+            .parse()
+            .unwrap()
+    }
+}
+
+/// Runs the traffic tool as guests on `socks` with the given steps; returns its JSON report.
+pub fn traffic(s: &Scratch, socks: &[PathBuf], steps: &[String], extra: &[&str]) -> Value {
+    let mut cmd = Command::new(traffic_bin());
+    cmd.args(["-l", "0", "--no-pci", "--no-huge", "-m", "256", "--log-level", "*:error"])
+        .arg("--file-prefix")
+        .arg(format!("tg-{}", s.tag))
+        .arg("--");
+    for p in socks {
+        cmd.arg("--vhost-user").arg(p);
+    }
+    for st in steps {
+        cmd.arg("--step").arg(st);
+    }
+    cmd.args(extra).arg("--json");
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    die_with_parent(&mut cmd);
+    let child = cmd.spawn().expect("spawn dp-traffic");
+    let mut guard = Guard { child, name: "dp-traffic" };
+    let mut stdout = guard.child.stdout.take().unwrap();
+    let mut stderr = guard.child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).ok();
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).ok();
+        s
+    });
+    let st = guard.wait_for(Duration::from_secs(120));
+    let out = out_t.join().unwrap();
+    let err = err_t.join().unwrap();
+    let _ = writeln!(std::io::stderr(), "dp-traffic stderr:\n{err}");
+    match st {
+        Some(st) if st.success() => serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}")),
+        other => panic!("dp-traffic failed ({other:?}):\n{err}\n{out}"),
+    }
+}
+
+/// Frames of step `step` that arrived on `port`, asserting they were all intact and unique.
+pub fn rx(report: &Value, step: usize, port: usize) -> u64 {
+    let r = &report["steps"][step]["received"][port];
+    let frames = r["frames"].as_u64().unwrap();
+    assert_eq!(r["corrupt"].as_u64(), Some(0), "step {step} port {port}: corrupt frames: {report}");
+    assert_eq!(r["duplicates"].as_u64(), Some(0), "step {step} port {port}: duplicates: {report}");
+    assert_eq!(r["intact"].as_u64(), Some(frames), "step {step} port {port}: {report}");
+    frames
+}
+
+/// Frames step `step` sent.
+pub fn sent(report: &Value, step: usize) -> u64 {
+    report["steps"][step]["sent"].as_u64().unwrap()
+}
+
+/// Per-port frames of a step, as a vector indexed by port.
+pub fn rx_all(report: &Value, step: usize, n_ports: usize) -> Vec<u64> {
+    (0..n_ports).map(|p| rx(report, step, p)).collect()
+}
+
+/// `--step` text.
+pub fn step(from: usize, src: &str, dst: &str, count: u32, size: usize) -> String {
+    format!("from={from},src={src},dst={dst},count={count},size={size}")
+}
+
+pub fn vhost_args(socks: &[PathBuf]) -> Vec<String> {
+    socks
+        .iter()
+        .flat_map(|p| ["--vhost-user".to_string(), p.display().to_string()])
+        .collect()
+}
