@@ -65,8 +65,5 @@ fn main() {
     for f in ["wrapper.h", "shim/shim.c", "shim/shim.h"] {
         println!("cargo:rerun-if-changed={f}");
     }
-    println!(
-        "cargo:rustc-env=DPDK_VERSION={}",
-        lib.version
-    );
+    println!("cargo:rustc-env=DPDK_VERSION={}", lib.version);
 }

@@ -25,7 +25,8 @@ pub struct FrameSpec {
 pub fn build(buf: &mut [u8], spec: &FrameSpec, step: u16, seq: u32) {
     debug_assert_eq!(buf.len(), spec.size);
     let mut full = [0u8; MIN_TAGGED_LEN];
-    EthernetFrame::emit(&mut full, spec.dst, spec.src, spec.ethertype).expect("fixed-size header buffer");
+    EthernetFrame::emit(&mut full, spec.dst, spec.src, spec.ethertype)
+        .expect("fixed-size header buffer");
     full[14..18].copy_from_slice(&MAGIC);
     full[18..20].copy_from_slice(&step.to_be_bytes());
     full[20..24].copy_from_slice(&seq.to_be_bytes());
@@ -59,7 +60,13 @@ pub fn tag(frame: &[u8]) -> Option<(u16, u32)> {
 }
 
 /// True when `frame` is byte for byte the frame `build` makes for (spec, step, seq).
-pub fn is_intact(frame: &[u8], spec: &FrameSpec, step: u16, seq: u32, scratch: &mut Vec<u8>) -> bool {
+pub fn is_intact(
+    frame: &[u8],
+    spec: &FrameSpec,
+    step: u16,
+    seq: u32,
+    scratch: &mut Vec<u8>,
+) -> bool {
     if frame.len() != spec.size {
         return false;
     }
@@ -94,7 +101,10 @@ mod tests {
         assert!(is_intact(&f, &s, 3, 77, &mut scratch));
         assert!(!is_intact(&f, &s, 3, 78, &mut scratch));
         f[40] ^= 1;
-        assert!(!is_intact(&f, &s, 3, 77, &mut scratch), "a flipped payload bit is detected");
+        assert!(
+            !is_intact(&f, &s, 3, 77, &mut scratch),
+            "a flipped payload bit is detected"
+        );
     }
 
     #[test]

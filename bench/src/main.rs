@@ -12,7 +12,7 @@
 mod frames;
 
 use clap::Parser;
-use dpdk::{tsc_hz, tsc_now, Eal, EthPort, Mempool, MbufBurst, PacketPort};
+use dpdk::{tsc_hz, tsc_now, Eal, EthPort, MbufBurst, Mempool, PacketPort};
 use frames::{FrameSpec, ETHERTYPE_TEST};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -20,7 +20,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use switch::wire::MacAddr;
 
-const USAGE: &str = "dp-traffic [EAL options] -- --vhost-user PATH... [--step SPEC]... [--blast SECS] [--json]";
+const USAGE: &str =
+    "dp-traffic [EAL options] -- --vhost-user PATH... [--step SPEC]... [--blast SECS] [--json]";
 
 #[derive(Parser, Debug)]
 #[command(name = "dp-traffic", override_usage = USAGE, about = "Guest-side traffic tool for the dataplane's vhost-user ports")]
@@ -174,7 +175,12 @@ impl Rig {
 
     /// Sends `count` frames of `step` from its port, retrying while the ring is full and
     /// receiving meanwhile so a flood back to us can never deadlock the exchange.
-    fn send_step(&mut self, index: u16, step: &Step, results: &mut [StepState]) -> Result<u64, String> {
+    fn send_step(
+        &mut self,
+        index: u16,
+        step: &Step,
+        results: &mut [StepState],
+    ) -> Result<u64, String> {
         let mut q = self.ports[step.from].queue();
         let mut burst = MbufBurst::new();
         let mut seq = 0u32;
@@ -183,7 +189,9 @@ impl Rig {
         while seq < step.count || !burst.is_empty() {
             while seq < step.count && !burst.is_full() {
                 let mut m = self.pool.alloc().ok_or("mbuf pool exhausted")?;
-                let buf = m.append(step.spec.size as u16).ok_or("frame does not fit an mbuf")?;
+                let buf = m
+                    .append(step.spec.size as u16)
+                    .ok_or("frame does not fit an mbuf")?;
                 frames::build(buf, &step.spec, index, seq);
                 let _ = burst.push(m);
                 seq += 1;
@@ -204,7 +212,9 @@ impl Rig {
         let mut foreign = std::mem::take(&mut self.foreign);
         let mut scratch = std::mem::take(&mut self.scratch);
         let n = self.poll(|port, bytes| match frames::tag(bytes) {
-            Some((step, seq)) if (step as usize) < results.len() && seq < results[step as usize].count => {
+            Some((step, seq))
+                if (step as usize) < results.len() && seq < results[step as usize].count =>
+            {
                 let st = &mut results[step as usize];
                 let rx = &mut st.rx[port];
                 rx.frames += 1;
@@ -249,7 +259,12 @@ fn port_mac(i: usize) -> MacAddr {
     MacAddr([0x02, 0, 0, 0, 0x01, i as u8 + 1])
 }
 
-fn blast(rig: &mut Rig, secs: f64, size: usize, human: &mut dyn std::io::Write) -> Result<BlastResult, String> {
+fn blast(
+    rig: &mut Rig,
+    secs: f64,
+    size: usize,
+    human: &mut dyn std::io::Write,
+) -> Result<BlastResult, String> {
     let n = rig.ports.len();
     if n < 2 {
         return Err("--blast needs at least two --vhost-user ports".into());
@@ -257,7 +272,12 @@ fn blast(rig: &mut Rig, secs: f64, size: usize, human: &mut dyn std::io::Write) 
     // Learning round: one broadcast from each port's MAC, so the switch knows them all.
     for (i, p) in rig.ports.iter().enumerate() {
         let mut m = rig.pool.alloc().ok_or("mbuf pool exhausted")?;
-        let spec = FrameSpec { src: port_mac(i), dst: MacAddr::BROADCAST, size: 64, ethertype: ETHERTYPE_TEST };
+        let spec = FrameSpec {
+            src: port_mac(i),
+            dst: MacAddr::BROADCAST,
+            size: 64,
+            ethertype: ETHERTYPE_TEST,
+        };
         frames::build(m.append(64).ok_or("mbuf too small")?, &spec, u16::MAX, 0);
         let mut b = MbufBurst::new();
         let _ = b.push(m);
@@ -266,7 +286,11 @@ fn blast(rig: &mut Rig, secs: f64, size: usize, human: &mut dyn std::io::Write) 
     drain_for(rig, Duration::from_millis(300));
 
     let hz = tsc_hz().max(1);
-    let mut res = BlastResult { seconds: secs, size, ..Default::default() };
+    let mut res = BlastResult {
+        seconds: secs,
+        size,
+        ..Default::default()
+    };
     let mut rx_bytes = 0u64;
     let mut queues: Vec<_> = rig.ports.iter().map(|p| p.queue()).collect();
     let mut burst = MbufBurst::new();
@@ -281,11 +305,26 @@ fn blast(rig: &mut Rig, secs: f64, size: usize, human: &mut dyn std::io::Write) 
             break;
         }
         for i in 0..n {
-            let spec = FrameSpec { src: port_mac(i), dst: port_mac((i + 1) % n), size, ethertype: ETHERTYPE_TEST };
+            let spec = FrameSpec {
+                src: port_mac(i),
+                dst: port_mac((i + 1) % n),
+                size,
+                ethertype: ETHERTYPE_TEST,
+            };
             while !burst.is_full() {
                 let Some(mut m) = rig.pool.alloc() else { break };
-                let Some(buf) = m.append(size as u16) else { break };
-                frames::build(&mut buf[..size.min(frames::MIN_TAGGED_LEN)], &FrameSpec { size: size.min(frames::MIN_TAGGED_LEN), ..spec }, u16::MAX - 1, 0);
+                let Some(buf) = m.append(size as u16) else {
+                    break;
+                };
+                frames::build(
+                    &mut buf[..size.min(frames::MIN_TAGGED_LEN)],
+                    &FrameSpec {
+                        size: size.min(frames::MIN_TAGGED_LEN),
+                        ..spec
+                    },
+                    u16::MAX - 1,
+                    0,
+                );
                 let _ = burst.push(m);
             }
             res.sent += queues[i].tx_burst(&mut burst) as u64;
@@ -341,32 +380,60 @@ fn drain_for(rig: &mut Rig, d: Duration) {
 }
 
 fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
-    let steps: Vec<Step> = args.steps.iter().map(|s| parse_step(s)).collect::<Result<_, _>>()?;
+    let steps: Vec<Step> = args
+        .steps
+        .iter()
+        .map(|s| parse_step(s))
+        .collect::<Result<_, _>>()?;
     for (i, s) in steps.iter().enumerate() {
         if s.from >= args.sockets.len() {
-            return Err(format!("step {i}: from={} but only {} --vhost-user ports", s.from, args.sockets.len()));
+            return Err(format!(
+                "step {i}: from={} but only {} --vhost-user ports",
+                s.from,
+                args.sockets.len()
+            ));
         }
     }
 
-    let pool = Mempool::new_pktmbuf("traffic_mbufs", 16383, 256, Mempool::DEFAULT_DATA_ROOM, -1).map_err(|e| e.to_string())?;
+    let pool = Mempool::new_pktmbuf("traffic_mbufs", 16383, 256, Mempool::DEFAULT_DATA_ROOM, -1)
+        .map_err(|e| e.to_string())?;
     let mut ports = Vec::new();
     for (i, path) in args.sockets.iter().enumerate() {
-        let devargs = format!("virtio_user{i},path={},queues=1,queue_size=1024", path.display());
+        let devargs = format!(
+            "virtio_user{i},path={},queues=1,queue_size=1024",
+            path.display()
+        );
         let mut p = EthPort::probe(&devargs).map_err(|e| format!("{}: {e}", path.display()))?;
-        p.configure(1024, 1024, &pool).map_err(|e| format!("{}: {e}", path.display()))?;
+        p.configure(1024, 1024, &pool)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         p.start().map_err(|e| format!("{}: {e}", path.display()))?;
         ports.push(p);
     }
     let deadline = Instant::now() + Duration::from_secs(args.link_timeout);
     while !ports.iter().all(|p| p.link().up) {
         if Instant::now() > deadline {
-            let down: Vec<_> = args.sockets.iter().zip(&ports).filter(|(_, p)| !p.link().up).map(|(s, _)| s.display().to_string()).collect();
-            return Err(format!("link still down after {} s on {}", args.link_timeout, down.join(", ")));
+            let down: Vec<_> = args
+                .sockets
+                .iter()
+                .zip(&ports)
+                .filter(|(_, p)| !p.link().up)
+                .map(|(s, _)| s.display().to_string())
+                .collect();
+            return Err(format!(
+                "link still down after {} s on {}",
+                args.link_timeout,
+                down.join(", ")
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let n_ports = ports.len();
-    let mut rig = Rig { ports, pool, foreign: vec![0; n_ports], scratch: Vec::new() };
+    let mut rig = Rig {
+        ports,
+        pool,
+        foreign: vec![0; n_ports],
+        scratch: Vec::new(),
+    };
     drain_for(&mut rig, Duration::from_millis(args.warmup_ms));
     rig.foreign.iter_mut().for_each(|f| *f = 0);
 
@@ -375,8 +442,15 @@ fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
         .map(|s| StepState {
             spec: s.spec,
             count: s.count,
-            rx: (0..n_ports).map(|port| PortRx { port, ..Default::default() }).collect(),
-            seen: (0..n_ports).map(|_| vec![false; s.count as usize]).collect(),
+            rx: (0..n_ports)
+                .map(|port| PortRx {
+                    port,
+                    ..Default::default()
+                })
+                .collect(),
+            seen: (0..n_ports)
+                .map(|_| vec![false; s.count as usize])
+                .collect(),
         })
         .collect();
     let mut sent = Vec::new();
@@ -386,9 +460,27 @@ fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
         }
         let n = rig.send_step(i as u16, s, &mut states)?;
         sent.push(n);
-        rig.settle(&mut states, Duration::from_millis(args.settle_ms), Duration::from_secs(10));
-        let got: Vec<String> = states[i].rx.iter().map(|r| format!("p{}={}", r.port, r.frames)).collect();
-        let _ = writeln!(human, "step {i}: port {} sent {} {} -> {} x{} ({} B); received {}", s.from, n, s.spec.src, s.spec.dst, s.count, s.spec.size, got.join(" "));
+        rig.settle(
+            &mut states,
+            Duration::from_millis(args.settle_ms),
+            Duration::from_secs(10),
+        );
+        let got: Vec<String> = states[i]
+            .rx
+            .iter()
+            .map(|r| format!("p{}={}", r.port, r.frames))
+            .collect();
+        let _ = writeln!(
+            human,
+            "step {i}: port {} sent {} {} -> {} x{} ({} B); received {}",
+            s.from,
+            n,
+            s.spec.src,
+            s.spec.dst,
+            s.count,
+            s.spec.size,
+            got.join(" ")
+        );
     }
     let blast = match args.blast {
         Some(secs) => {
@@ -411,7 +503,11 @@ fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
         None => None,
     };
     let report = Report {
-        sockets: args.sockets.iter().map(|p| p.display().to_string()).collect(),
+        sockets: args
+            .sockets
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         steps: steps
             .iter()
             .zip(states)
@@ -464,7 +560,10 @@ fn main() -> ExitCode {
     match result {
         Ok(report) => {
             if args.json {
-                println!("{}", serde_json::to_string(&report).expect("report serialises"));
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).expect("report serialises")
+                );
             }
             ExitCode::SUCCESS
         }

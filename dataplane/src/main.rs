@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-const USAGE: &str = "dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... [--stats-interval SECS]";
+const USAGE: &str =
+    "dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... [--stats-interval SECS]";
 
 /// Poll-mode L2 learning switch between vhost-user and DPDK ports.
 #[derive(Parser, Debug)]
@@ -54,7 +55,10 @@ fn main() -> ExitCode {
                 .iter()
                 .any(|o| a.as_str() == *o || a.starts_with(&format!("{o}=")))
         }) {
-            return fail(2, format!("{a} is a dataplane option: put it after `--` (usage: {USAGE})"));
+            return fail(
+                2,
+                format!("{a} is a dataplane option: put it after `--` (usage: {USAGE})"),
+            );
         }
     }
     let (eal_args, app_argv) = pmd_config::split_eal_args(&argv);
@@ -66,10 +70,16 @@ fn main() -> ExitCode {
         }
     };
     if !app.stats_interval.is_finite() || app.stats_interval < 0.0 {
-        return fail(2, "--stats-interval: must be a number of seconds >= 0 (0 turns periodic stats off)");
+        return fail(
+            2,
+            "--stats-interval: must be a number of seconds >= 0 (0 turns periodic stats off)",
+        );
     }
     if app.mbufs == Some(0) {
-        return fail(2, "--mbufs: must be at least 1 (omit it to size the pool from the ports)");
+        return fail(
+            2,
+            "--mbufs: must be at least 1 (omit it to size the pool from the ports)",
+        );
     }
 
     let mut cfg = match &app.config {
@@ -122,7 +132,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(1, format!("{e} (check the EAL options before `--`)")),
     };
     let opts = RunOptions {
-        stats_interval: (app.stats_interval > 0.0).then(|| Duration::from_secs_f64(app.stats_interval)),
+        stats_interval: (app.stats_interval > 0.0)
+            .then(|| Duration::from_secs_f64(app.stats_interval)),
         mbufs: app.mbufs,
     };
     let result = runtime::run(&eal, &cfg, &opts, quit);

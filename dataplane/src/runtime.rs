@@ -54,7 +54,12 @@ struct Sample {
 
 /// Runs the switch until `quit` is set. Returns after every port is closed and every mbuf is
 /// back in the pool (which it checks and reports).
-pub fn run(eal: &Eal, cfg: &Config, opts: &RunOptions, quit: Arc<AtomicBool>) -> Result<(), RunError> {
+pub fn run(
+    eal: &Eal,
+    cfg: &Config,
+    opts: &RunOptions,
+    quit: Arc<AtomicBool>,
+) -> Result<(), RunError> {
     let workers = eal.worker_lcores();
     let Some(&worker_lcore) = workers.first() else {
         return Err(RunError::Setup(
@@ -67,7 +72,13 @@ pub fn run(eal: &Eal, cfg: &Config, opts: &RunOptions, quit: Arc<AtomicBool>) ->
 
     let n_ports = cfg.bridge.ports.len();
     let mbufs = opts.mbufs.unwrap_or_else(|| default_pool_size(n_ports));
-    let pool = Mempool::new_pktmbuf("dp_mbufs", mbufs, 256, Mempool::DEFAULT_DATA_ROOM, eal.socket_id())?;
+    let pool = Mempool::new_pktmbuf(
+        "dp_mbufs",
+        mbufs,
+        256,
+        Mempool::DEFAULT_DATA_ROOM,
+        eal.socket_id(),
+    )?;
 
     let mut ports = Vec::with_capacity(n_ports);
     for name in &cfg.bridge.ports {
@@ -86,7 +97,12 @@ pub fn run(eal: &Eal, cfg: &Config, opts: &RunOptions, quit: Arc<AtomicBool>) ->
         .static_macs
         .iter()
         .map(|s| {
-            let idx = cfg.bridge.ports.iter().position(|p| *p == s.port).expect("validated: static MAC port is a bridge port");
+            let idx = cfg
+                .bridge
+                .ports
+                .iter()
+                .position(|p| *p == s.port)
+                .expect("validated: static MAC port is a bridge port");
             (s.mac, idx as u16)
         })
         .collect();
@@ -104,7 +120,10 @@ pub fn run(eal: &Eal, cfg: &Config, opts: &RunOptions, quit: Arc<AtomicBool>) ->
     }
     let worker_counters = Arc::new(WorkerCounters::default());
     let worker = Worker::<EthQueue> {
-        ports: ports.iter().map(|p| WorkerPort::new(p.eth.queue(), p.counters.clone())).collect(),
+        ports: ports
+            .iter()
+            .map(|p| WorkerPort::new(p.eth.queue(), p.counters.clone()))
+            .collect(),
         bridge,
         quit: quit.clone(),
         counters: worker_counters.clone(),
@@ -148,7 +167,15 @@ pub fn run(eal: &Eal, cfg: &Config, opts: &RunOptions, quit: Arc<AtomicBool>) ->
                     at: Instant::now(),
                     ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
                 };
-                print_stats("stats", started, &ports, Some((&last, &now)), &bridge_counters.snapshot(), &cfg.bridge.name, None);
+                print_stats(
+                    "stats",
+                    started,
+                    &ports,
+                    Some((&last, &now)),
+                    &bridge_counters.snapshot(),
+                    &cfg.bridge.name,
+                    None,
+                );
                 print_worker("stats", worker_lcore, &worker_counters);
                 last = now;
             }
@@ -176,11 +203,24 @@ pub fn run(eal: &Eal, cfg: &Config, opts: &RunOptions, quit: Arc<AtomicBool>) ->
         ports: vec![PortCountersSnapshot::default(); ports.len()],
     };
     let pmd: Vec<PortStats> = ports.iter().map(|p| p.eth.stats()).collect();
-    print_stats("final", started, &ports, Some((&start, &end)), &bridge_counters.snapshot(), &cfg.bridge.name, Some(&pmd));
+    print_stats(
+        "final",
+        started,
+        &ports,
+        Some((&start, &end)),
+        &bridge_counters.snapshot(),
+        &cfg.bridge.name,
+        Some(&pmd),
+    );
     print_worker("final", worker_lcore, &worker_counters);
 
     for p in ports {
-        let OpenPort { name, eth, server_socket, .. } = p;
+        let OpenPort {
+            name,
+            eth,
+            server_socket,
+            ..
+        } = p;
         if let Err(e) = eth.close() {
             log::warn!("closing {name}: {e}");
         }
@@ -200,7 +240,9 @@ pub fn run(eal: &Eal, cfg: &Config, opts: &RunOptions, quit: Arc<AtomicBool>) ->
     let _ = std::io::stdout().flush();
     drop(pool);
     if in_use != 0 {
-        return Err(RunError::Setup(format!("{in_use} mbufs were not returned to the pool")));
+        return Err(RunError::Setup(format!(
+            "{in_use} mbufs were not returned to the pool"
+        )));
     }
     Ok(())
 }
@@ -213,11 +255,10 @@ fn default_pool_size(n_ports: usize) -> u32 {
 }
 
 fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunError> {
-    let pc = cfg
-        .ports
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| RunError::Setup(format!("bridge port {name:?} has no [[port]] entry")))?;
+    let pc =
+        cfg.ports.iter().find(|p| p.name == name).ok_or_else(|| {
+            RunError::Setup(format!("bridge port {name:?} has no [[port]] entry"))
+        })?;
     let (devargs, server_socket) = match &pc.kind {
         PortKind::VhostUser { path, mode } => {
             let client = matches!(mode, VhostMode::Client);
@@ -225,16 +266,27 @@ fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunEr
                 // A socket left by a process that died (kill -9) makes bind() fail.
                 remove_stale_socket(path);
             }
-            let devargs = format!("net_vhost_{name},iface={},queues=1,client={}", path.display(), client as u8);
+            let devargs = format!(
+                "net_vhost_{name},iface={},queues=1,client={}",
+                path.display(),
+                client as u8
+            );
             (devargs, (!client).then(|| path.clone()))
         }
         PortKind::Dpdk { devargs } => (devargs.clone(), None),
     };
-    let mut eth = EthPort::probe(&devargs).map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
+    let mut eth =
+        EthPort::probe(&devargs).map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
     eth.configure(RING_DESCRIPTORS, RING_DESCRIPTORS, pool)
         .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
-    eth.start().map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
-    log::info!("port {name}: {} (ethdev {}, driver {})", devargs, eth.id(), eth.driver_name());
+    eth.start()
+        .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
+    log::info!(
+        "port {name}: {} (ethdev {}, driver {})",
+        devargs,
+        eth.id(),
+        eth.driver_name()
+    );
     Ok(OpenPort {
         name: name.to_string(),
         eth,
@@ -276,7 +328,15 @@ fn print_stats(
     let mut out = std::io::stdout().lock();
     let t = started.elapsed().as_secs_f64();
     for (i, p) in ports.iter().enumerate() {
-        let mut line = format!("{tag} t={t:.1} port={} link={}", p.name, if p.counters.link_up.load(Ordering::Relaxed) { "up" } else { "down" });
+        let mut line = format!(
+            "{tag} t={t:.1} port={} link={}",
+            p.name,
+            if p.counters.link_up.load(Ordering::Relaxed) {
+                "up"
+            } else {
+                "down"
+            }
+        );
         if let Some((a, b)) = window {
             let now = &b.ports[i];
             line += &format!(" rx={} tx={}", now.rx, now.tx);
@@ -314,6 +374,10 @@ fn print_stats(
 fn print_worker(tag: &str, lcore: u32, c: &WorkerCounters) {
     let loops = c.iterations.load(Ordering::Relaxed);
     let busy = c.busy_iterations.load(Ordering::Relaxed);
-    let pct = if loops == 0 { 0.0 } else { 100.0 * busy as f64 / loops as f64 };
+    let pct = if loops == 0 {
+        0.0
+    } else {
+        100.0 * busy as f64 / loops as f64
+    };
     println!("{tag} worker lcore={lcore} loops={loops} busy_loops={busy} busy_pct={pct:.1}");
 }

@@ -118,7 +118,9 @@ impl<P: PacketPort> Worker<P> {
                 Verdict::Forward(out) => self.ports[out as usize].enqueue(m),
                 Verdict::Flood => self.flood(ingress, m),
                 Verdict::Drop(why) => {
-                    self.ports[ingress as usize].counters.drop_n(PortDrop::Bridge(why), 1);
+                    self.ports[ingress as usize]
+                        .counters
+                        .drop_n(PortDrop::Bridge(why), 1);
                     drop(m);
                 }
             }
@@ -133,7 +135,11 @@ impl<P: PacketPort> Worker<P> {
         if n < 2 {
             return; // a one-port bridge has nowhere to flood; `m` is freed here
         }
-        let last = if ingress as usize == n - 1 { n - 2 } else { n - 1 };
+        let last = if ingress as usize == n - 1 {
+            n - 2
+        } else {
+            n - 1
+        };
         for out in 0..n {
             if out == ingress as usize {
                 continue;

@@ -12,7 +12,14 @@ fn run(s: &Scratch, eal: &[&str], app: &[&str]) -> Output {
     let mut cmd = Command::new(dataplane_bin());
     cmd.args(eal);
     if !eal.contains(&"--file-prefix") {
-        cmd.args(["--no-pci", "--no-huge", "-m", "128", "--file-prefix", &prefix]);
+        cmd.args([
+            "--no-pci",
+            "--no-huge",
+            "-m",
+            "128",
+            "--file-prefix",
+            &prefix,
+        ]);
     }
     cmd.arg("--").args(app);
     cmd.output().expect("run dataplane")
@@ -28,7 +35,9 @@ fn assert_refused(s: &Scratch, out: &Output, needles: &[&str]) {
     }
     assert!(!err.contains("EAL:"), "EAL must not have started: {err}");
     assert!(
-        !std::path::Path::new("/var/run/dpdk").join(format!("dp-{}", s.tag)).exists(),
+        !std::path::Path::new("/var/run/dpdk")
+            .join(format!("dp-{}", s.tag))
+            .exists(),
         "a DPDK runtime dir was created"
     );
 }
@@ -37,25 +46,59 @@ fn assert_refused(s: &Scratch, out: &Output, needles: &[&str]) {
 fn no_ports_is_refused_with_a_fix() {
     let s = Scratch::new("noports");
     let out = run(&s, &["-l", "0-1"], &[]);
-    assert_refused(&s, &out, &["bridge.ports", "the bridge has no ports", "--vhost-user PATH"]);
+    assert_refused(
+        &s,
+        &out,
+        &[
+            "bridge.ports",
+            "the bridge has no ports",
+            "--vhost-user PATH",
+        ],
+    );
 }
 
 #[test]
 fn unknown_key_is_refused() {
     let s = Scratch::new("unknown");
-    let cfg = s.write("c.toml", "[bridge]\nmac_aging_secs = 30\nmac_agin_secs = 5\n");
+    let cfg = s.write(
+        "c.toml",
+        "[bridge]\nmac_aging_secs = 30\nmac_agin_secs = 5\n",
+    );
     let sock = s.sock("a").display().to_string();
-    let out = run(&s, &["-l", "0-1"], &["--config", cfg.to_str().unwrap(), "--vhost-user", &sock]);
-    assert_refused(&s, &out, &["c.toml", "unknown field `mac_agin_secs`", "mac_aging_secs"]);
+    let out = run(
+        &s,
+        &["-l", "0-1"],
+        &["--config", cfg.to_str().unwrap(), "--vhost-user", &sock],
+    );
+    assert_refused(
+        &s,
+        &out,
+        &["c.toml", "unknown field `mac_agin_secs`", "mac_aging_secs"],
+    );
 }
 
 #[test]
 fn malformed_static_mac_is_refused() {
     let s = Scratch::new("badmac");
-    let cfg = s.write("c.toml", "[[bridge.static_mac]]\nmac = \"52:54:00:zz:00:01\"\nport = \"vhu0\"\n");
+    let cfg = s.write(
+        "c.toml",
+        "[[bridge.static_mac]]\nmac = \"52:54:00:zz:00:01\"\nport = \"vhu0\"\n",
+    );
     let sock = s.sock("a").display().to_string();
-    let out = run(&s, &["-l", "0-1"], &["--config", cfg.to_str().unwrap(), "--vhost-user", &sock]);
-    assert_refused(&s, &out, &["bridge.static_mac[0].mac", "52:54:00:zz:00:01", "six two-digit hex octets"]);
+    let out = run(
+        &s,
+        &["-l", "0-1"],
+        &["--config", cfg.to_str().unwrap(), "--vhost-user", &sock],
+    );
+    assert_refused(
+        &s,
+        &out,
+        &[
+            "bridge.static_mac[0].mac",
+            "52:54:00:zz:00:01",
+            "six two-digit hex octets",
+        ],
+    );
 }
 
 #[test]
@@ -71,7 +114,11 @@ fn duplicate_port_names_are_refused() {
         ),
     );
     let out = run(&s, &["-l", "0-1"], &["--config", cfg.to_str().unwrap()]);
-    assert_refused(&s, &out, &["port[1] \"vm1\": name", "already the name of port[0]"]);
+    assert_refused(
+        &s,
+        &out,
+        &["port[1] \"vm1\": name", "already the name of port[0]"],
+    );
 }
 
 #[test]
@@ -106,16 +153,28 @@ fn app_options_before_the_separator_are_refused() {
         .args(["-l", "0-1", "--vhost-user", "/tmp/x.sock"])
         .output()
         .unwrap();
-    assert_refused(&s, &out, &["--vhost-user is a dataplane option", "after `--`"]);
+    assert_refused(
+        &s,
+        &out,
+        &["--vhost-user is a dataplane option", "after `--`"],
+    );
 }
 
 #[test]
 fn bad_stats_interval_is_refused() {
     let s = Scratch::new("badstats");
     let sock = s.sock("a").display().to_string();
-    let out = run(&s, &["-l", "0-1"], &["--vhost-user", &sock, "--stats-interval", "-1"]);
+    let out = run(
+        &s,
+        &["-l", "0-1"],
+        &["--vhost-user", &sock, "--stats-interval", "-1"],
+    );
     assert_eq!(out.status.code(), Some(2));
-    let out = run(&s, &["-l", "0-1"], &["--vhost-user", &sock, "--stats-interval", "soon"]);
+    let out = run(
+        &s,
+        &["-l", "0-1"],
+        &["--vhost-user", &sock, "--stats-interval", "soon"],
+    );
     assert_refused(&s, &out, &["--stats-interval", "soon"]);
 }
 
@@ -126,7 +185,15 @@ fn eal_failure_exits_nonzero_without_leaving_a_socket() {
     let sock = s.sock("a");
     let out = run(
         &s,
-        &["-l", "0-1", "--no-pci", "--no-huge", "--in-memory", "--file-prefix", &format!("dp-{}", s.tag)],
+        &[
+            "-l",
+            "0-1",
+            "--no-pci",
+            "--no-huge",
+            "--in-memory",
+            "--file-prefix",
+            &format!("dp-{}", s.tag),
+        ],
         &["--vhost-user", sock.to_str().unwrap()],
     );
     let err = String::from_utf8_lossy(&out.stderr);

@@ -18,7 +18,10 @@ impl Eal {
     /// to the main lcore, so spawn threads that must float before calling this.
     pub fn init(args: &[String]) -> Result<Eal> {
         if INITIALISED.swap(true, Ordering::SeqCst) {
-            return Err(Error::other("rte_eal_init", "EAL is already initialised in this process"));
+            return Err(Error::other(
+                "rte_eal_init",
+                "EAL is already initialised in this process",
+            ));
         }
         let c_args: Vec<CString> = args
             .iter()
@@ -84,7 +87,10 @@ impl Eal {
         if ret < 0 {
             // SAFETY: the launch failed, so the trampoline never ran and we still own arg.
             drop(unsafe { Box::from_raw(arg as *mut Job) });
-            return Err(Error::from_code(format!("rte_eal_remote_launch(lcore {lcore})"), -ret));
+            return Err(Error::from_code(
+                format!("rte_eal_remote_launch(lcore {lcore})"),
+                -ret,
+            ));
         }
         Ok(())
     }
@@ -101,7 +107,10 @@ impl Drop for Eal {
         // SAFETY: called once, after the owner dropped its ports and pools.
         let ret = unsafe { dpdk_sys::rte_eal_cleanup() };
         if ret < 0 {
-            log::warn!("rte_eal_cleanup: {}", Error::from_code("rte_eal_cleanup", -ret));
+            log::warn!(
+                "rte_eal_cleanup: {}",
+                Error::from_code("rte_eal_cleanup", -ret)
+            );
         }
     }
 }

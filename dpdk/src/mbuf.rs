@@ -192,7 +192,9 @@ impl MbufBurst {
         let len = std::mem::replace(&mut self.len, 0);
         // SAFETY: slots[..len] are owned non-NULL mbufs; len is already 0, so each one is
         // handed out exactly once (the iterator is over a copy of the pointers).
-        self.slots[..len].iter().map(|&p| unsafe { Mbuf::from_raw(p).unwrap_unchecked() })
+        self.slots[..len]
+            .iter()
+            .map(|&p| unsafe { Mbuf::from_raw(p).unwrap_unchecked() })
     }
 
     /// Frees every mbuf still in the burst and returns how many that was.

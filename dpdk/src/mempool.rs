@@ -18,13 +18,22 @@ unsafe impl Sync for Mempool {}
 impl Mempool {
     /// Creates a pool of `count` mbufs with `data_room` bytes each (headroom included) and a
     /// per-lcore cache of `cache` buffers, on NUMA socket `socket` (-1 = any).
-    pub fn new_pktmbuf(name: &str, count: u32, cache: u32, data_room: u16, socket: i32) -> Result<Mempool> {
-        let cname = CString::new(name).map_err(|_| Error::other("rte_pktmbuf_pool_create", "name has a NUL byte"))?;
+    pub fn new_pktmbuf(
+        name: &str,
+        count: u32,
+        cache: u32,
+        data_room: u16,
+        socket: i32,
+    ) -> Result<Mempool> {
+        let cname = CString::new(name)
+            .map_err(|_| Error::other("rte_pktmbuf_pool_create", "name has a NUL byte"))?;
         // SAFETY: cname is a valid C string; DPDK copies it.
-        let raw = unsafe { dpdk_sys::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, data_room, socket) };
-        NonNull::new(raw)
-            .map(|raw| Mempool { raw })
-            .ok_or_else(|| Error::from_rte_errno(format!("rte_pktmbuf_pool_create({name}, {count} mbufs)")))
+        let raw = unsafe {
+            dpdk_sys::rte_pktmbuf_pool_create(cname.as_ptr(), count, cache, 0, data_room, socket)
+        };
+        NonNull::new(raw).map(|raw| Mempool { raw }).ok_or_else(|| {
+            Error::from_rte_errno(format!("rte_pktmbuf_pool_create({name}, {count} mbufs)"))
+        })
     }
 
     /// The default data room: 2048 bytes of packet plus the standard headroom.

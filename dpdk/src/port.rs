@@ -28,7 +28,12 @@ impl PacketPort for EthQueue {
         // SAFETY: the burst is empty and has BURST_SIZE slots; the PMD writes at most that
         // many owned mbufs into it, and we record exactly how many.
         unsafe {
-            let n = dpdk_sys::shim_eth_rx_burst(self.port_id, self.queue_id, burst.raw_slots(), BURST_SIZE as u16);
+            let n = dpdk_sys::shim_eth_rx_burst(
+                self.port_id,
+                self.queue_id,
+                burst.raw_slots(),
+                BURST_SIZE as u16,
+            );
             burst.set_len(n as usize);
             n as usize
         }
@@ -41,7 +46,14 @@ impl PacketPort for EthQueue {
         }
         // SAFETY: the first len slots are owned mbufs; the PMD takes ownership of the first
         // `sent` of them, which consume_front then forgets.
-        let sent = unsafe { dpdk_sys::shim_eth_tx_burst(self.port_id, self.queue_id, burst.raw_ptr(), burst.len() as u16) } as usize;
+        let sent = unsafe {
+            dpdk_sys::shim_eth_tx_burst(
+                self.port_id,
+                self.queue_id,
+                burst.raw_ptr(),
+                burst.len() as u16,
+            )
+        } as usize;
         burst.consume_front(sent);
         sent
     }
@@ -83,8 +95,14 @@ impl EthPort {
     /// `0000:03:00.0` or a vdev string such as `net_vhost0,iface=/run/vm1.sock` — and returns
     /// its port. A device the EAL command line already created (`-a`, `--vdev`) is reused.
     pub fn probe(devargs: &str) -> Result<EthPort> {
-        let name = devargs.split(',').next().unwrap_or(devargs).trim().to_string();
-        let c = CString::new(devargs).map_err(|_| Error::other("rte_dev_probe", "devargs has a NUL byte"))?;
+        let name = devargs
+            .split(',')
+            .next()
+            .unwrap_or(devargs)
+            .trim()
+            .to_string();
+        let c = CString::new(devargs)
+            .map_err(|_| Error::other("rte_dev_probe", "devargs has a NUL byte"))?;
         // SAFETY: c is a valid C string; DPDK copies what it keeps.
         let ret = unsafe { dpdk_sys::rte_dev_probe(c.as_ptr()) };
         let probed_by_us = ret == 0;
@@ -98,7 +116,8 @@ impl EthPort {
 
     /// The port of an existing device, by ethdev name (`net_vhost0`, `0000:03:00.0`).
     pub fn by_name(name: &str) -> Result<EthPort> {
-        let c = CString::new(name).map_err(|_| Error::other("rte_eth_dev_get_port_by_name", "NUL in name"))?;
+        let c = CString::new(name)
+            .map_err(|_| Error::other("rte_eth_dev_get_port_by_name", "NUL in name"))?;
         let mut id = 0u16;
         // SAFETY: c is a valid C string and id a valid out-pointer.
         let ret = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
@@ -154,7 +173,9 @@ impl EthPort {
             if info.driver_name.is_null() {
                 String::from("?")
             } else {
-                CStr::from_ptr(info.driver_name).to_string_lossy().into_owned()
+                CStr::from_ptr(info.driver_name)
+                    .to_string_lossy()
+                    .into_owned()
             }
         }
     }
@@ -170,18 +191,34 @@ impl EthPort {
         // SAFETY: valid port id and pointers for the duration of each call; the pool
         // outlives the port (the owner drops ports first).
         unsafe {
-            check(&format!("rte_eth_dev_configure({})", self.name), dpdk_sys::rte_eth_dev_configure(self.id, 1, 1, &conf))?;
+            check(
+                &format!("rte_eth_dev_configure({})", self.name),
+                dpdk_sys::rte_eth_dev_configure(self.id, 1, 1, &conf),
+            )?;
             check(
                 &format!("rte_eth_dev_adjust_nb_rx_tx_desc({})", self.name),
                 dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(self.id, &mut nb_rx, &mut nb_tx),
             )?;
             check(
                 &format!("rte_eth_rx_queue_setup({})", self.name),
-                dpdk_sys::rte_eth_rx_queue_setup(self.id, 0, nb_rx, socket as u32, std::ptr::null(), pool.as_ptr()),
+                dpdk_sys::rte_eth_rx_queue_setup(
+                    self.id,
+                    0,
+                    nb_rx,
+                    socket as u32,
+                    std::ptr::null(),
+                    pool.as_ptr(),
+                ),
             )?;
             check(
                 &format!("rte_eth_tx_queue_setup({})", self.name),
-                dpdk_sys::rte_eth_tx_queue_setup(self.id, 0, nb_tx, socket as u32, std::ptr::null()),
+                dpdk_sys::rte_eth_tx_queue_setup(
+                    self.id,
+                    0,
+                    nb_tx,
+                    socket as u32,
+                    std::ptr::null(),
+                ),
             )?;
         }
         Ok(())
@@ -189,14 +226,20 @@ impl EthPort {
 
     pub fn start(&mut self) -> Result<()> {
         // SAFETY: valid, configured port.
-        check(&format!("rte_eth_dev_start({})", self.name), unsafe { dpdk_sys::rte_eth_dev_start(self.id) })?;
+        check(&format!("rte_eth_dev_start({})", self.name), unsafe {
+            dpdk_sys::rte_eth_dev_start(self.id)
+        })?;
         self.started = true;
         // A switch port must see frames for every MAC. Some vdevs have no such mode and say
         // ENOTSUP: they deliver everything anyway.
         // SAFETY: valid, started port.
         let ret = unsafe { dpdk_sys::rte_eth_promiscuous_enable(self.id) };
         if ret < 0 && -ret != libc::ENOTSUP {
-            log::warn!("{}: {}", self.name, Error::from_code("rte_eth_promiscuous_enable", -ret));
+            log::warn!(
+                "{}: {}",
+                self.name,
+                Error::from_code("rte_eth_promiscuous_enable", -ret)
+            );
         }
         Ok(())
     }
@@ -205,7 +248,9 @@ impl EthPort {
         if self.started {
             self.started = false;
             // SAFETY: valid, started port; no lcore polls it any more (the owner joined them).
-            check(&format!("rte_eth_dev_stop({})", self.name), unsafe { dpdk_sys::rte_eth_dev_stop(self.id) })?;
+            check(&format!("rte_eth_dev_stop({})", self.name), unsafe {
+                dpdk_sys::rte_eth_dev_stop(self.id)
+            })?;
         }
         Ok(())
     }
@@ -225,13 +270,19 @@ impl EthPort {
         self.closed = true;
         let device = self.device();
         // SAFETY: valid, stopped port; it is not used after this.
-        check(&format!("rte_eth_dev_close({})", self.name), unsafe { dpdk_sys::rte_eth_dev_close(self.id) })?;
+        check(&format!("rte_eth_dev_close({})", self.name), unsafe {
+            dpdk_sys::rte_eth_dev_close(self.id)
+        })?;
         if self.probed_by_us && !device.is_null() {
             // SAFETY: the device pointer came from dev_info before close; the bus keeps the
             // rte_device until it is removed, which is what this does.
             let ret = unsafe { dpdk_sys::rte_dev_remove(device) };
             if ret < 0 {
-                log::debug!("{}: rte_dev_remove: {}", self.name, Error::from_code("rte_dev_remove", -ret));
+                log::debug!(
+                    "{}: rte_dev_remove: {}",
+                    self.name,
+                    Error::from_code("rte_dev_remove", -ret)
+                );
             }
         }
         Ok(())
@@ -262,7 +313,10 @@ impl EthPort {
         // SAFETY: valid port id and out-pointer.
         let ret = unsafe { dpdk_sys::rte_eth_link_get_nowait(self.id, link.as_mut_ptr()) };
         if ret < 0 {
-            return LinkStatus { up: false, speed_mbps: 0 };
+            return LinkStatus {
+                up: false,
+                speed_mbps: 0,
+            };
         }
         // SAFETY: filled by the call above.
         let link = unsafe { link.assume_init() };

@@ -795,7 +795,10 @@ fn check_socket_path_shape(
         // DPDK's devargs ("net_vhost0,iface=PATH,queues=1") split on commas.
         return Err(errs.invalid(
             field(),
-            format!("{:?} contains a comma, which DPDK device arguments cannot carry", path.display().to_string()),
+            format!(
+                "{:?} contains a comma, which DPDK device arguments cannot carry",
+                path.display().to_string()
+            ),
             "choose a path without commas",
         ));
     }

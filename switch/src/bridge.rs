@@ -321,7 +321,9 @@ impl Bridge {
     pub fn maintain(&mut self, now: u64) {
         self.table.sweep(now, MAINTAIN_BUDGET);
         self.fold_aged();
-        self.counters.entries.store(self.table.len() as u64, Relaxed);
+        self.counters
+            .entries
+            .store(self.table.len() as u64, Relaxed);
     }
 
     /// Moves expiries the table counted since last time into `aged`.
@@ -542,7 +544,11 @@ mod tests {
         );
         assert_eq!(b.process(0, &frame(S, A), 2), Verdict::Forward(2));
         let s = snap(&b);
-        assert_eq!((s.static_pinned, s.moved), (1, 0), "only the frame on port 1 was a move attempt");
+        assert_eq!(
+            (s.static_pinned, s.moved),
+            (1, 0),
+            "only the frame on port 1 was a move attempt"
+        );
         // Long after any learned entry would have aged.
         for t in [1_000, 1_000_000, u64::MAX] {
             b.maintain(t);
@@ -679,11 +685,7 @@ mod tests {
                 "forwarded"
             ]
         );
-        assert!(s
-            .fields()
-            .iter()
-            .enumerate()
-            .all(|(i, f)| f.1 == i as u64));
+        assert!(s.fields().iter().enumerate().all(|(i, f)| f.1 == i as u64));
         assert_eq!(std::mem::align_of::<BridgeCounters>(), 64);
     }
 

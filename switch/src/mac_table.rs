@@ -665,7 +665,11 @@ pub(crate) mod tests {
     fn static_never_ages_or_moves() {
         let mut t = MacTable::new(16, 10);
         t.add_static(mac(1), 2).unwrap();
-        assert_eq!(t.learn(mac(1), 2, 0), LearnOutcome::Refreshed, "own port: known");
+        assert_eq!(
+            t.learn(mac(1), 2, 0),
+            LearnOutcome::Refreshed,
+            "own port: known"
+        );
         assert_eq!(t.learn(mac(1), 3, 0), LearnOutcome::StaticPinned);
         assert_eq!(t.lookup(mac(1), 1_000_000), Some(2));
         assert_eq!(t.lookup(mac(1), u64::MAX), Some(2));

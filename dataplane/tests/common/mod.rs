@@ -46,7 +46,12 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(test: &str) -> Scratch {
-        let tag = format!("{}-{}-{}", test, std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let tag = format!(
+            "{}-{}-{}",
+            test,
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
         let dir = std::env::temp_dir().join(format!("dp-test-{tag}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -76,7 +81,14 @@ impl Drop for Scratch {
 /// EAL options for the dataplane under test: main lcore 0, worker lcore 1, no hugepages.
 pub fn dataplane_eal(s: &Scratch) -> Vec<String> {
     [
-        "-l", "0-1", "--no-pci", "--no-huge", "-m", "256", "--log-level", "lib.vhost.*:warning",
+        "-l",
+        "0-1",
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        "256",
+        "--log-level",
+        "lib.vhost.*:warning",
     ]
     .iter()
     .map(|a| a.to_string())
@@ -171,7 +183,10 @@ impl Dataplane {
             }
         });
         Dataplane {
-            guard: Guard { child, name: "dataplane" },
+            guard: Guard {
+                child,
+                name: "dataplane",
+            },
             lines,
             stderr_path,
         }
@@ -212,7 +227,9 @@ impl Dataplane {
         // Let the reader thread take the last lines.
         std::thread::sleep(Duration::from_millis(100));
         let diag = self.diagnostics();
-        let st = st.unwrap_or_else(|| panic!("dataplane did not exit within 30 s of signal {sig}:\n{diag}"));
+        let st = st.unwrap_or_else(|| {
+            panic!("dataplane did not exit within 30 s of signal {sig}:\n{diag}")
+        });
         (st, Finals::parse(&self.stdout()), diag)
     }
 
@@ -263,10 +280,19 @@ impl Finals {
 /// Runs the traffic tool as guests on `socks` with the given steps; returns its JSON report.
 pub fn traffic(s: &Scratch, socks: &[PathBuf], steps: &[String], extra: &[&str]) -> Value {
     let mut cmd = Command::new(traffic_bin());
-    cmd.args(["-l", "0", "--no-pci", "--no-huge", "-m", "256", "--log-level", "*:error"])
-        .arg("--file-prefix")
-        .arg(format!("tg-{}", s.tag))
-        .arg("--");
+    cmd.args([
+        "-l",
+        "0",
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        "256",
+        "--log-level",
+        "*:error",
+    ])
+    .arg("--file-prefix")
+    .arg(format!("tg-{}", s.tag))
+    .arg("--");
     for p in socks {
         cmd.arg("--vhost-user").arg(p);
     }
@@ -274,10 +300,15 @@ pub fn traffic(s: &Scratch, socks: &[PathBuf], steps: &[String], extra: &[&str])
         cmd.arg("--step").arg(st);
     }
     cmd.args(extra).arg("--json");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     die_with_parent(&mut cmd);
     let child = cmd.spawn().expect("spawn dp-traffic");
-    let mut guard = Guard { child, name: "dp-traffic" };
+    let mut guard = Guard {
+        child,
+        name: "dp-traffic",
+    };
     let mut stdout = guard.child.stdout.take().unwrap();
     let mut stderr = guard.child.stderr.take().unwrap();
     let out_t = std::thread::spawn(move || {
@@ -295,7 +326,9 @@ pub fn traffic(s: &Scratch, socks: &[PathBuf], steps: &[String], extra: &[&str])
     let err = err_t.join().unwrap();
     let _ = writeln!(std::io::stderr(), "dp-traffic stderr:\n{err}");
     match st {
-        Some(st) if st.success() => serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}")),
+        Some(st) if st.success() => {
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}"))
+        }
         other => panic!("dp-traffic failed ({other:?}):\n{err}\n{out}"),
     }
 }
@@ -304,9 +337,21 @@ pub fn traffic(s: &Scratch, socks: &[PathBuf], steps: &[String], extra: &[&str])
 pub fn rx(report: &Value, step: usize, port: usize) -> u64 {
     let r = &report["steps"][step]["received"][port];
     let frames = r["frames"].as_u64().unwrap();
-    assert_eq!(r["corrupt"].as_u64(), Some(0), "step {step} port {port}: corrupt frames: {report}");
-    assert_eq!(r["duplicates"].as_u64(), Some(0), "step {step} port {port}: duplicates: {report}");
-    assert_eq!(r["intact"].as_u64(), Some(frames), "step {step} port {port}: {report}");
+    assert_eq!(
+        r["corrupt"].as_u64(),
+        Some(0),
+        "step {step} port {port}: corrupt frames: {report}"
+    );
+    assert_eq!(
+        r["duplicates"].as_u64(),
+        Some(0),
+        "step {step} port {port}: duplicates: {report}"
+    );
+    assert_eq!(
+        r["intact"].as_u64(),
+        Some(frames),
+        "step {step} port {port}: {report}"
+    );
     frames
 }
 

@@ -1040,7 +1040,10 @@ fn static_mac_port_must_be_a_bridge_port() {
         &c.validate_with_origin(ORIGIN).unwrap_err(),
         ORIGIN,
         "bridge.static_mac[0].port",
-        &["\"vm9\" is not a port of the bridge", "name one of the bridge's ports"],
+        &[
+            "\"vm9\" is not a port of the bridge",
+            "name one of the bridge's ports",
+        ],
     );
     // Defined but not bridged is not enough.
     let c = parse(&format!(
@@ -1159,5 +1162,10 @@ fn port_kind_type_names() {
 #[test]
 fn socket_path_with_comma_is_refused() {
     let e = parse_err("[[port]]\nname = \"a\"\ntype = \"vhost-user\"\npath = \"/tmp/a,b.sock\"\n");
-    assert_invalid(&e, ORIGIN, "port[0] \"a\": path", &["contains a comma", "without commas"]);
+    assert_invalid(
+        &e,
+        ORIGIN,
+        "port[0] \"a\": path",
+        &["contains a comma", "without commas"],
+    );
 }
