@@ -51,6 +51,10 @@ struct Args {
     /// Print the result as JSON on stdout (human-readable text goes to stderr then).
     #[arg(long)]
     json: bool,
+    /// Create the sockets and wait for the dataplane to connect (as QEMU does with
+    /// `server=on`), for dataplane ports in `mode = "client"`.
+    #[arg(long)]
+    server: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -399,10 +403,15 @@ fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
         .map_err(|e| e.to_string())?;
     let mut ports = Vec::new();
     for (i, path) in args.sockets.iter().enumerate() {
-        let devargs = format!(
+        let mut devargs = format!(
             "virtio_user{i},path={},queues=1,queue_size=1024",
             path.display()
         );
+        if args.server {
+            // virtio_user then listens on the path and blocks in probe until the dataplane
+            // (a vhost-user client, which retries every second) connects.
+            devargs += ",server=1";
+        }
         let mut p = EthPort::probe(&devargs).map_err(|e| format!("{}: {e}", path.display()))?;
         p.configure(1024, 1024, &pool)
             .map_err(|e| format!("{}: {e}", path.display()))?;

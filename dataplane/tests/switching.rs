@@ -293,3 +293,141 @@ fn stale_socket_is_replaced_and_guests_can_reattach() {
     let (st, f, diag) = dp.stop();
     assert_clean_exit(st, &f, &socks, &diag);
 }
+
+#[test]
+fn client_mode_ports_connect_to_guest_owned_sockets() {
+    let _serial = serial();
+    let s = Scratch::new("client");
+    let socks = vec![s.sock("vm1"), s.sock("vm2")];
+    let cfg = s.write(
+        "client.toml",
+        &format!(
+            "[[port]]\nname = \"vm1\"\ntype = \"vhost-user\"\nmode = \"client\"\npath = \"{}\"\n\n\
+             [[port]]\nname = \"vm2\"\ntype = \"vhost-user\"\nmode = \"client\"\npath = \"{}\"\n",
+            socks[0].display(),
+            socks[1].display()
+        ),
+    );
+    // The sockets do not exist yet: like QEMU started after the switch, the guests create
+    // them, and the dataplane's reconnect loop finds them.
+    let dp = Dataplane::start(&s, &["--config".into(), cfg.display().to_string()]);
+    let r = traffic(
+        &s,
+        &socks,
+        &[
+            step(0, A, B, 5, 64),
+            step(1, B, A, 5, 64),
+            step(0, A, B, 5, 64),
+        ],
+        &["--server"],
+    );
+    assert_eq!(rx_all(&r, 0, 2), [0, 5]);
+    assert_eq!(rx_all(&r, 1, 2), [5, 0]);
+    assert_eq!(rx_all(&r, 2, 2), [0, 5]);
+    let (st, f, diag) = dp.stop();
+    assert!(st.success(), "{diag}");
+    assert_eq!(f.get("mempool", "in_use"), 0, "{diag}");
+    assert_eq!(f.get("bridge=br0", "forwarded"), 10, "{diag}");
+}
+
+/// Writes a classic pcap file (linktype Ethernet) holding `frames`.
+fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
+    let mut out = Vec::new();
+    for v in [
+        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+    ] {
+        out.extend_from_slice(v);
+    }
+    for v in [0u32, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for f in frames {
+        for v in [0u32, 0, f.len() as u32, f.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// The frames of a classic little-endian pcap file.
+fn read_pcap(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(path).unwrap();
+    // Microsecond or (what DPDK's net_pcap writes) nanosecond timestamps.
+    let magic = u32::from_le_bytes(b[0..4].try_into().unwrap());
+    assert!(
+        magic == 0xa1b2_c3d4 || magic == 0xa1b2_3c4d,
+        "not a little-endian pcap file"
+    );
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let caplen = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
+        frames.push(b[at + 16..at + 16 + caplen].to_vec());
+        at += 16 + caplen;
+    }
+    frames
+}
+
+fn mac(s: &str) -> [u8; 6] {
+    let v: Vec<u8> = s
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    v.try_into().unwrap()
+}
+
+#[test]
+fn ethdev_ports_switch_with_vhost_ports() {
+    // A `type = "dpdk"` port is the code path of a vfio-pci NIC; net_pcap stands in for
+    // the NIC: its rx replays a file, its tx writes one.
+    let _serial = serial();
+    let s = Scratch::new("pcap");
+    let wire_mac = "02:00:00:00:00:77";
+    let frame_in: Vec<u8> = [
+        mac(B).as_slice(),
+        &mac(wire_mac),
+        &[0x08, 0x00],
+        &[0x45; 50],
+    ]
+    .concat();
+    let input = s.dir.join("in.pcap");
+    let output = s.dir.join("out.pcap");
+    write_pcap(&input, &vec![frame_in; 5]);
+    let cfg = s.write(
+        "pcap.toml",
+        &format!(
+            "[[port]]\nname = \"wire\"\ntype = \"dpdk\"\ndevargs = \"net_pcap_wire,rx_pcap={},tx_pcap={}\"\n",
+            input.display(),
+            output.display()
+        ),
+    );
+    let socks = vec![s.sock("vm1")];
+    let mut app = vec!["--config".to_string(), cfg.display().to_string()];
+    app.extend(vhost_args(&socks));
+    let dp = Dataplane::start(&s, &app);
+    // The pcap port replays its 5 frames at once, while no guest is attached: they are
+    // flooded to vhu0, whose link is down. The wire MAC is learned all the same.
+    let r = traffic(&s, &socks, &[step(0, B, wire_mac, 10, 100)], &[]);
+    assert_eq!(
+        rx_all(&r, 0, 1),
+        [0],
+        "a learned destination on the wire side: not back to the guest"
+    );
+    let (st, f, diag) = dp.stop();
+    assert_clean_exit(st, &f, &socks, &diag);
+    assert_eq!(f.get("port=wire", "rx"), 5, "{diag}");
+    assert_eq!(f.get("port=vhu0", "drop_tx_link_down"), 5, "{diag}");
+    assert_eq!(f.get("port=wire", "tx"), 10, "{diag}");
+    assert_eq!(f.get("bridge=br0", "forwarded"), 10, "{diag}");
+    let out = read_pcap(&output);
+    assert_eq!(out.len(), 10, "frames written by the pcap port");
+    for fr in &out {
+        assert_eq!(fr.len(), 100);
+        assert_eq!(&fr[0..6], &mac(wire_mac));
+        assert_eq!(&fr[6..12], &mac(B));
+        assert_eq!(&fr[14..18], b"DPTG", "the traffic tool's tag, unchanged");
+    }
+}

@@ -280,6 +280,7 @@ impl Finals {
 /// Runs the traffic tool as guests on `socks` with the given steps; returns its JSON report.
 pub fn traffic(s: &Scratch, socks: &[PathBuf], steps: &[String], extra: &[&str]) -> Value {
     let mut cmd = Command::new(traffic_bin());
+    cmd.env("RUST_BACKTRACE", "0");
     cmd.args([
         "-l",
         "0",
