@@ -73,7 +73,7 @@ rm -rf "$work"
 mkdir -p "$work/deb" "$work/kroot"
 deb=$(ls "$out"/"${kpkg}"_*.deb 2>/dev/null | head -n 1 || true)
 if [ -z "$deb" ]; then
-    (cd "$out" && apt-get download -q "$kpkg" >/dev/null)
+    (cd "$out" && apt-get download -q -o APT::Sandbox::User=root "$kpkg" >/dev/null)
     deb=$(ls "$out"/"${kpkg}"_*.deb | head -n 1)
 fi
 dpkg-deb -x "$deb" "$work/kroot"
@@ -85,7 +85,7 @@ mods=()
 while read -r kw path _; do
     [ "$kw" = insmod ] || continue
     case " ${mods[*]:-} " in *" $path "*) ;; *) mods+=("$path") ;; esac
-done < <(modprobe -d "$work/kroot" -S "$kver" --show-depends virtio_pci virtio_net)
+done < <(modprobe -d "$work/kroot" -S "$kver" --show-depends -a virtio_pci virtio_net)
 ((${#mods[@]})) || { log "modprobe found no virtio modules"; exit 1; }
 
 # --- initramfs tree ------------------------------------------------------------------------
