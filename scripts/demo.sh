@@ -27,7 +27,9 @@ cleanup() {
     fi
     rm -rf "$run" "/var/run/dpdk/dp-$tag" "/var/run/dpdk/tg-$tag"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_2m=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
 if [ "$free_2m" -ge 768 ]; then
@@ -88,7 +90,8 @@ sys.exit(0 if ok and b["received"] > 0 else 1)
 PY
 
 kill -INT "$dp_pid"
-wait "$dp_pid"; rc=$?
+rc=0
+wait "$dp_pid" || rc=$?
 dp_pid=""
 echo "demo: dataplane exited with status $rc; its final counters:"
 grep '^final' "$run/dataplane.out"

@@ -12,7 +12,7 @@
 mod frames;
 
 use clap::Parser;
-use dpdk::{tsc_hz, tsc_now, Eal, EthPort, MbufBurst, Mempool, PacketPort};
+use dpdk::{tsc_hz, tsc_now, Eal, EthPort, EthQueue, MbufBurst, Mempool, PacketPort};
 use frames::{FrameSpec, ETHERTYPE_TEST};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -155,6 +155,8 @@ fn parse_step(s: &str) -> Result<Step, String> {
 /// The tool's ports and buffers.
 struct Rig {
     ports: Vec<EthPort>,
+    /// Queue pair 0 of each port, the only handles that poll them.
+    queues: Vec<EthQueue>,
     pool: Mempool,
     foreign: Vec<u64>,
     scratch: Vec<u8>,
@@ -166,8 +168,7 @@ impl Rig {
     fn poll(&mut self, mut seen: impl FnMut(usize, &[u8])) -> usize {
         let mut total = 0;
         let mut burst = MbufBurst::new();
-        for (i, p) in self.ports.iter().enumerate() {
-            let mut q = p.queue();
+        for (i, q) in self.queues.iter_mut().enumerate() {
             let n = q.rx_burst(&mut burst);
             total += n;
             for m in burst.drain() {
@@ -185,7 +186,6 @@ impl Rig {
         step: &Step,
         results: &mut [StepState],
     ) -> Result<u64, String> {
-        let mut q = self.ports[step.from].queue();
         let mut burst = MbufBurst::new();
         let mut seq = 0u32;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -200,7 +200,7 @@ impl Rig {
                 let _ = burst.push(m);
                 seq += 1;
             }
-            sent += q.tx_burst(&mut burst) as u64;
+            sent += self.queues[step.from].tx_burst(&mut burst) as u64;
             self.receive(results);
             if Instant::now() > deadline {
                 let unsent = burst.clear();
@@ -274,7 +274,7 @@ fn blast(
         return Err("--blast needs at least two --vhost-user ports".into());
     }
     // Learning round: one broadcast from each port's MAC, so the switch knows them all.
-    for (i, p) in rig.ports.iter().enumerate() {
+    for i in 0..n {
         let mut m = rig.pool.alloc().ok_or("mbuf pool exhausted")?;
         let spec = FrameSpec {
             src: port_mac(i),
@@ -285,7 +285,7 @@ fn blast(
         frames::build(m.append(64).ok_or("mbuf too small")?, &spec, u16::MAX, 0);
         let mut b = MbufBurst::new();
         let _ = b.push(m);
-        p.queue().tx_burst(&mut b);
+        rig.queues[i].tx_burst(&mut b);
     }
     drain_for(rig, Duration::from_millis(300));
 
@@ -296,7 +296,7 @@ fn blast(
         ..Default::default()
     };
     let mut rx_bytes = 0u64;
-    let mut queues: Vec<_> = rig.ports.iter().map(|p| p.queue()).collect();
+
     let mut burst = MbufBurst::new();
     let mut rx = MbufBurst::new();
     let start = tsc_now();
@@ -331,9 +331,9 @@ fn blast(
                 );
                 let _ = burst.push(m);
             }
-            res.sent += queues[i].tx_burst(&mut burst) as u64;
+            res.sent += rig.queues[i].tx_burst(&mut burst) as u64;
             res.tx_ring_full += burst.clear() as u64;
-            for q in queues.iter_mut() {
+            for q in rig.queues.iter_mut() {
                 let got = q.rx_burst(&mut rx);
                 res.received += got as u64;
                 for m in rx.drain() {
@@ -358,7 +358,7 @@ fn blast(
     let t0 = Instant::now();
     let mut quiet = Instant::now();
     while quiet.elapsed() < Duration::from_millis(200) && t0.elapsed() < Duration::from_secs(2) {
-        for q in queues.iter_mut() {
+        for q in rig.queues.iter_mut() {
             let got = q.rx_burst(&mut rx);
             if got > 0 {
                 quiet = Instant::now();
@@ -383,7 +383,8 @@ fn drain_for(rig: &mut Rig, d: Duration) {
     }
 }
 
-fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
+/// Checks the steps and flags; runs before EAL so a typo costs nothing.
+fn parse_steps(args: &Args) -> Result<Vec<Step>, String> {
     let steps: Vec<Step> = args
         .steps
         .iter()
@@ -398,7 +399,24 @@ fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
             ));
         }
     }
+    if !(frames::MIN_TAGGED_LEN..=2048).contains(&args.blast_size) {
+        return Err(format!(
+            "--blast-size {}: must be {}..=2048 bytes",
+            args.blast_size,
+            frames::MIN_TAGGED_LEN
+        ));
+    }
+    if let Some(secs) = args.blast {
+        if !(secs > 0.0 && secs <= 3600.0) {
+            return Err(format!(
+                "--blast {secs}: must be more than 0 and at most 3600 seconds"
+            ));
+        }
+    }
+    Ok(steps)
+}
 
+fn run(args: &Args, steps: Vec<Step>, human: &mut dyn std::io::Write) -> Result<Report, String> {
     let pool = Mempool::new_pktmbuf("traffic_mbufs", 16383, 256, Mempool::DEFAULT_DATA_ROOM, -1)
         .map_err(|e| e.to_string())?;
     let mut ports = Vec::new();
@@ -437,8 +455,13 @@ fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let n_ports = ports.len();
+    let queues = ports
+        .iter_mut()
+        .map(|p| p.take_queue().expect("a fresh port has its queue"))
+        .collect();
     let mut rig = Rig {
         ports,
+        queues,
         pool,
         foreign: vec![0; n_ports],
         scratch: Vec::new(),
@@ -537,7 +560,13 @@ fn run(args: &Args, human: &mut dyn std::io::Write) -> Result<Report, String> {
         blast,
     };
     // Ports close (their drop) before the pool is freed.
-    let Rig { ports, pool, .. } = rig;
+    let Rig {
+        ports,
+        queues,
+        pool,
+        ..
+    } = rig;
+    drop(queues);
     drop(ports);
     drop(pool);
     Ok(report)
@@ -554,6 +583,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let steps = match parse_steps(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dp-traffic: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let eal = match Eal::init(&eal_args) {
         Ok(e) => e,
         Err(e) => {
@@ -564,7 +600,7 @@ fn main() -> ExitCode {
     let mut stderr = std::io::stderr();
     let mut stdout = std::io::stdout();
     let human: &mut dyn std::io::Write = if args.json { &mut stderr } else { &mut stdout };
-    let result = run(&args, human);
+    let result = run(&args, steps, human);
     drop(eal);
     match result {
         Ok(report) => {

@@ -39,3 +39,53 @@ fn help_names_the_step_keys() {
         assert!(text.contains(k), "help lacks {k}: {text}");
     }
 }
+
+#[test]
+fn bad_steps_are_refused_before_eal() {
+    for (args, needle) in [
+        (
+            vec![
+                "--vhost-user",
+                "/tmp/x.sock",
+                "--step",
+                "from=0,src=02:00:00:00:00:01",
+            ],
+            "dst=MAC is required",
+        ),
+        (
+            vec![
+                "--vhost-user",
+                "/tmp/x.sock",
+                "--step",
+                "from=1,src=02:00:00:00:00:01,dst=02:00:00:00:00:02",
+            ],
+            "only 1 --vhost-user",
+        ),
+        (
+            vec![
+                "--vhost-user",
+                "/tmp/x.sock",
+                "--step",
+                "from=0,src=02:00:00:00:00:01,dst=02:00:00:00:00:02,colour=red",
+            ],
+            "unknown key \"colour\"",
+        ),
+        (
+            vec![
+                "--vhost-user",
+                "/tmp/x.sock",
+                "--blast",
+                "1",
+                "--blast-size",
+                "9000",
+            ],
+            "--blast-size 9000",
+        ),
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("EAL:"), "EAL must not start: {err}");
+    }
+}

@@ -23,9 +23,11 @@ pub enum PortDrop {
     TxQueueFull,
     /// tx_burst took fewer packets than offered and the link is down (no guest attached).
     TxLinkDown,
+    /// A frame to flood on a bridge with no port but its ingress.
+    NoOtherPort,
 }
 
-pub const PORT_DROP_KINDS: usize = DropReason::ALL.len() + 2;
+pub const PORT_DROP_KINDS: usize = DropReason::ALL.len() + 3;
 
 impl PortDrop {
     pub fn index(self) -> usize {
@@ -33,6 +35,7 @@ impl PortDrop {
             PortDrop::Bridge(r) => r.index(),
             PortDrop::TxQueueFull => DropReason::ALL.len(),
             PortDrop::TxLinkDown => DropReason::ALL.len() + 1,
+            PortDrop::NoOtherPort => DropReason::ALL.len() + 2,
         }
     }
 
@@ -41,14 +44,16 @@ impl PortDrop {
             PortDrop::Bridge(r) => r.name(),
             PortDrop::TxQueueFull => "tx_queue_full",
             PortDrop::TxLinkDown => "tx_link_down",
+            PortDrop::NoOtherPort => "no_other_port",
         }
     }
 
     pub fn all() -> impl Iterator<Item = PortDrop> {
-        DropReason::ALL
-            .into_iter()
-            .map(PortDrop::Bridge)
-            .chain([PortDrop::TxQueueFull, PortDrop::TxLinkDown])
+        DropReason::ALL.into_iter().map(PortDrop::Bridge).chain([
+            PortDrop::TxQueueFull,
+            PortDrop::TxLinkDown,
+            PortDrop::NoOtherPort,
+        ])
     }
 }
 
@@ -62,8 +67,9 @@ pub struct PortCounters {
     pub tx: AtomicU64,
     /// Frames dropped, by [`PortDrop::index`].
     pub drops: [AtomicU64; PORT_DROP_KINDS],
-    /// Set by the main lcore from the PMD's link state; the worker reads it only to name a
-    /// tx drop, never to decide whether to send.
+    /// Set by the main lcore from the PMD's link state, only when it changes (so the
+    /// worker's line is not disturbed every tick); the worker reads it only to name a tx
+    /// drop, never to decide whether to send.
     pub link_up: std::sync::atomic::AtomicBool,
 }
 

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-const USAGE: &str =
-    "dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... [--stats-interval SECS]";
+const USAGE: &str = "dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... \
+                     [--stats-interval SECS] [--mbufs N]";
 
 /// Poll-mode L2 learning switch between vhost-user and DPDK ports.
 #[derive(Parser, Debug)]
@@ -69,19 +69,18 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    if !app.stats_interval.is_finite() || app.stats_interval < 0.0 {
-        return fail(
-            2,
-            "--stats-interval: must be a number of seconds >= 0 (0 turns periodic stats off)",
-        );
-    }
-    if app.mbufs == Some(0) {
-        return fail(
-            2,
-            "--mbufs: must be at least 1 (omit it to size the pool from the ports)",
-        );
-    }
-
+    let stats_interval = match Duration::try_from_secs_f64(app.stats_interval) {
+        Ok(d) if d.as_secs() <= 86_400 => d,
+        _ => {
+            return fail(
+                2,
+                format!(
+                    "--stats-interval {}: must be a number of seconds from 0 to 86400 (0 turns periodic stats off)",
+                    app.stats_interval
+                ),
+            )
+        }
+    };
     let mut cfg = match &app.config {
         Some(path) => match Config::load(path) {
             Ok(c) => c,
@@ -100,13 +99,26 @@ fn main() -> ExitCode {
     if let Err(e) = cfg.validate_with_origin(&origin) {
         return fail(2, e);
     }
+    if let Some(n) = app.mbufs {
+        let min = runtime::min_pool_size(cfg.bridge.ports.len());
+        if n < min {
+            return fail(
+                2,
+                format!(
+                    "--mbufs {n}: {} ports need at least {min} mbufs (1024-entry rx and tx rings \
+                     each, plus bursts and lcore caches); raise it or omit --mbufs",
+                    cfg.bridge.ports.len()
+                ),
+            );
+        }
+    }
 
     // Refuse an lcore set without a worker before EAL would accept it and we would have to
     // tear it down again.
     match lcores::eal_lcores(&eal_args) {
         Ok(l) => {
-            // SAFETY: sysconf has no preconditions.
-            let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+            // Without -l/-c/--lcores, EAL takes the CPUs this process may run on.
+            let online = std::thread::available_parallelism().map_or(1, |n| n.get());
             if l.worker_count(online) == 0 {
                 return fail(
                     2,
@@ -132,8 +144,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(1, format!("{e} (check the EAL options before `--`)")),
     };
     let opts = RunOptions {
-        stats_interval: (app.stats_interval > 0.0)
-            .then(|| Duration::from_secs_f64(app.stats_interval)),
+        stats_interval: (!stats_interval.is_zero()).then_some(stats_interval),
         mbufs: app.mbufs,
     };
     let result = runtime::run(&eal, &cfg, &opts, quit);

@@ -5,7 +5,7 @@
 use crate::counters::{PortCounters, PortCountersSnapshot, PortDrop, WorkerCounters};
 use crate::worker::{Worker, WorkerPort};
 use dpdk::{Eal, EthPort, EthQueue, Mempool, PortStats};
-use pmd_config::{Config, PortKind, VhostMode};
+use pmd_config::{Config, PortKind, VhostMode, VHOST_DEVICE_PREFIX};
 use std::io::Write;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -72,12 +72,13 @@ pub fn run(
 
     let n_ports = cfg.bridge.ports.len();
     let mbufs = opts.mbufs.unwrap_or_else(|| default_pool_size(n_ports));
+    // The worker allocates (rx) and frees (tx) every mbuf: keep them on its NUMA node.
     let pool = Mempool::new_pktmbuf(
         "dp_mbufs",
         mbufs,
-        256,
+        MEMPOOL_CACHE,
         Mempool::DEFAULT_DATA_ROOM,
-        eal.socket_id(),
+        dpdk::lcore_socket(worker_lcore),
     )?;
 
     let mut ports = Vec::with_capacity(n_ports);
@@ -121,8 +122,14 @@ pub fn run(
     let worker_counters = Arc::new(WorkerCounters::default());
     let worker = Worker::<EthQueue> {
         ports: ports
-            .iter()
-            .map(|p| WorkerPort::new(p.eth.queue(), p.counters.clone()))
+            .iter_mut()
+            .map(|p| {
+                let q = p
+                    .eth
+                    .take_queue()
+                    .expect("a freshly opened port has its queue");
+                WorkerPort::new(q, p.counters.clone())
+            })
             .collect(),
         bridge,
         quit: quit.clone(),
@@ -159,7 +166,10 @@ pub fn run(
     while !quit.load(Ordering::Relaxed) {
         std::thread::sleep(TICK);
         for p in &ports {
-            p.counters.link_up.store(p.eth.link().up, Ordering::Relaxed);
+            let up = p.eth.link().up;
+            if p.counters.link_up.load(Ordering::Relaxed) != up {
+                p.counters.link_up.store(up, Ordering::Relaxed);
+            }
         }
         if let Some(every) = opts.stats_interval {
             if last.at.elapsed() >= every {
@@ -247,11 +257,22 @@ pub fn run(
     Ok(())
 }
 
-/// Enough mbufs for every ring to be full at once plus bursts in flight, at least 8191.
-fn default_pool_size(n_ports: usize) -> u32 {
-    let need = n_ports as u32 * (2 * RING_DESCRIPTORS as u32 + 2 * dpdk::BURST_SIZE as u32) + 4096;
-    // rte_mempool is most memory-efficient at 2^n - 1 elements.
-    need.max(8192).next_power_of_two() - 1
+/// Mbufs each lcore keeps in its per-lcore pool cache.
+const MEMPOOL_CACHE: u32 = 256;
+
+/// The fewest mbufs that can work: every rx and tx ring full, a burst in flight per port,
+/// and the pool caches of two lcores.
+pub fn min_pool_size(n_ports: usize) -> u32 {
+    n_ports as u32 * (2 * RING_DESCRIPTORS as u32 + 2 * dpdk::BURST_SIZE as u32) + 2 * MEMPOOL_CACHE
+}
+
+/// The default: the minimum plus 4096 of headroom, rounded up to 2^n - 1 (the size at which
+/// rte_mempool wastes least), at least 8191.
+pub fn default_pool_size(n_ports: usize) -> u32 {
+    (min_pool_size(n_ports) + 4096)
+        .max(8192)
+        .next_power_of_two()
+        - 1
 }
 
 fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunError> {
@@ -267,7 +288,7 @@ fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunEr
                 remove_stale_socket(path);
             }
             let devargs = format!(
-                "net_vhost_{name},iface={},queues=1,client={}",
+                "{VHOST_DEVICE_PREFIX}{name},iface={},queues=1,client={}",
                 path.display(),
                 client as u8
             );

@@ -68,33 +68,44 @@ pub struct Worker<P: PacketPort> {
     pub counters: Arc<WorkerCounters>,
 }
 
+/// The bridge supports at most this many ports: the worker tracks ports with frames waiting
+/// to be sent in one `u32`.
+pub const MAX_PORTS: usize = 32;
+
+/// How often (in loop iterations) the worker ages the MAC table and publishes its own
+/// counters: often enough to sweep a full table within milliseconds, rarely enough that an
+/// idle loop is just the rx polls.
+const HOUSEKEEPING_EVERY: u64 = 64;
+
 impl<P: PacketPort> Worker<P> {
     /// Polls until `quit` is set. Returns the worker with its ports, so the caller can drop
     /// everything in the right order on the main lcore.
     pub fn run(mut self) -> Self {
+        assert!(self.ports.len() <= MAX_PORTS, "at most {MAX_PORTS} ports");
         let mut rx = MbufBurst::new();
         let mut iterations: u64 = 0;
         let mut busy: u64 = 0;
         while !self.quit.load(Relaxed) {
-            let mut got_any = false;
+            let mut pending: u32 = 0;
             for ingress in 0..self.ports.len() {
                 let n = self.ports[ingress].io.rx_burst(&mut rx);
                 if n == 0 {
                     continue;
                 }
-                got_any = true;
                 bump(&self.ports[ingress].counters.rx, n as u64);
-                self.switch_burst(ingress as PortId, &mut rx);
-                for port in &mut self.ports {
-                    port.flush();
-                }
+                pending |= self.switch_burst(ingress as PortId, &mut rx);
             }
-            self.bridge.maintain(tsc_now());
+            // One tx burst per port per loop, with everything every ingress port sent it:
+            // fewer, fuller bursts mean fewer guest notifications.
+            busy += (pending != 0) as u64;
+            while pending != 0 {
+                let out = pending.trailing_zeros() as usize;
+                pending &= pending - 1;
+                self.ports[out].flush();
+            }
             iterations += 1;
-            busy += got_any as u64;
-            // Publishing every loop would put a store on an idle loop's path for no reader;
-            // every 1024 loops is a few microseconds even when busy.
-            if iterations & 1023 == 0 {
+            if iterations.is_multiple_of(HOUSEKEEPING_EVERY) {
+                self.bridge.maintain(tsc_now());
                 self.counters.iterations.store(iterations, Relaxed);
                 self.counters.busy_iterations.store(busy, Relaxed);
             }
@@ -104,19 +115,24 @@ impl<P: PacketPort> Worker<P> {
         self
     }
 
-    /// Switches one received burst into the per-port tx buffers.
+    /// Switches one received burst into the per-port tx buffers; returns the set of ports
+    /// it queued frames on.
     #[inline]
-    fn switch_burst(&mut self, ingress: PortId, rx: &mut MbufBurst) {
+    fn switch_burst(&mut self, ingress: PortId, rx: &mut MbufBurst) -> u32 {
         for i in 0..rx.len() {
             if let Some(m) = rx.get(i) {
                 m.prefetch_data();
             }
         }
         let now = tsc_now();
+        let mut pending = 0u32;
         for m in rx.drain() {
             match self.bridge.process(ingress, m.data(), now) {
-                Verdict::Forward(out) => self.ports[out as usize].enqueue(m),
-                Verdict::Flood => self.flood(ingress, m),
+                Verdict::Forward(out) => {
+                    self.ports[out as usize].enqueue(m);
+                    pending |= 1 << out;
+                }
+                Verdict::Flood => pending |= self.flood(ingress, m),
                 Verdict::Drop(why) => {
                     self.ports[ingress as usize]
                         .counters
@@ -125,31 +141,32 @@ impl<P: PacketPort> Worker<P> {
                 }
             }
         }
+        pending
     }
 
-    /// Sends `m` out of every port but `ingress`: the last target gets the original, the
-    /// others a shared reference (no copy; PMDs only read the data).
+    /// Sends `m` out of every port but `ingress`, by reference (one refcount update for
+    /// all copies; PMDs only read the data). Returns the ports it queued on.
     #[inline]
-    fn flood(&mut self, ingress: PortId, m: Mbuf) {
+    fn flood(&mut self, ingress: PortId, m: Mbuf) -> u32 {
         let n = self.ports.len();
         if n < 2 {
-            return; // a one-port bridge has nowhere to flood; `m` is freed here
+            // A one-port bridge has nowhere to flood to.
+            self.ports[ingress as usize]
+                .counters
+                .drop_n(PortDrop::NoOtherPort, 1);
+            return 0;
         }
-        let last = if ingress as usize == n - 1 {
-            n - 2
-        } else {
-            n - 1
-        };
-        for out in 0..n {
-            if out == ingress as usize {
-                continue;
+        let mut copies = m.share_n((n - 2) as u16);
+        let mut original = Some(m);
+        let mut pending = 0u32;
+        for out in (0..n).filter(|&p| p != ingress as usize) {
+            // The last target takes the original; the others the shared handles.
+            let handle = copies.next().or_else(|| original.take());
+            if let Some(h) = handle {
+                self.ports[out].enqueue(h);
+                pending |= 1 << out;
             }
-            if out == last {
-                self.ports[out].enqueue(m);
-                return;
-            }
-            let copy = m.share();
-            self.ports[out].enqueue(copy);
         }
+        pending
     }
 }

@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn run(s: &Scratch, eal: &[&str], app: &[&str]) -> Output {
     let prefix = format!("dp-{}", s.tag);
@@ -22,7 +23,40 @@ fn run(s: &Scratch, eal: &[&str], app: &[&str]) -> Output {
         ]);
     }
     cmd.arg("--").args(app);
-    cmd.output().expect("run dataplane")
+    run_bounded(cmd)
+}
+
+/// Runs `cmd` to completion, but kills it after 60 s: a refusal that did not happen must
+/// fail the test, not hang it behind a busy-polling dataplane.
+fn run_bounded(mut cmd: Command) -> Output {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    die_with_parent(&mut cmd);
+    let mut guard = Guard {
+        child: cmd.spawn().expect("run dataplane"),
+        name: "dataplane",
+    };
+    let mut out = guard.child.stdout.take().unwrap();
+    let mut err = guard.child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut v).ok();
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut v).ok();
+        v
+    });
+    let status = guard
+        .wait_for(Duration::from_secs(60))
+        .expect("dataplane still running after 60 s: it should have refused at once");
+    Output {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
 }
 
 /// Asserts a refusal before EAL: status 2, every needle in stderr, nothing created.
@@ -149,10 +183,9 @@ fn lcore_set_without_worker_is_refused() {
 #[test]
 fn app_options_before_the_separator_are_refused() {
     let s = Scratch::new("nosep");
-    let out = Command::new(dataplane_bin())
-        .args(["-l", "0-1", "--vhost-user", "/tmp/x.sock"])
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(dataplane_bin());
+    cmd.args(["-l", "0-1", "--vhost-user", "/tmp/x.sock"]);
+    let out = run_bounded(cmd);
     assert_refused(
         &s,
         &out,
@@ -190,7 +223,7 @@ fn eal_failure_exits_nonzero_without_leaving_a_socket() {
             "0-1",
             "--no-pci",
             "--no-huge",
-            "--in-memory",
+            "--no-such-eal-option",
             "--file-prefix",
             &format!("dp-{}", s.tag),
         ],
@@ -200,4 +233,22 @@ fn eal_failure_exits_nonzero_without_leaving_a_socket() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("rte_eal_init"), "{err}");
     assert!(!sock.exists());
+}
+
+#[test]
+fn too_few_mbufs_and_absurd_intervals_are_refused() {
+    let s = Scratch::new("mbufs");
+    let sock = s.sock("a").display().to_string();
+    let out = run(
+        &s,
+        &["-l", "0-1"],
+        &["--vhost-user", &sock, "--mbufs", "100"],
+    );
+    assert_refused(&s, &out, &["--mbufs 100", "at least", "omit --mbufs"]);
+    let out = run(
+        &s,
+        &["-l", "0-1"],
+        &["--vhost-user", &sock, "--stats-interval", "1e20"],
+    );
+    assert_refused(&s, &out, &["--stats-interval", "0 to 86400"]);
 }

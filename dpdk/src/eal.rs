@@ -10,7 +10,8 @@ static INITIALISED: AtomicBool = AtomicBool::new(false);
 /// DPDK supports neither a second `rte_eal_init` nor re-init after cleanup.
 /// Dropping it calls `rte_eal_cleanup`; drop every port and pool first.
 pub struct Eal {
-    _private: (),
+    /// Neither Send nor Sync: launching and waiting on lcores is for the main lcore only.
+    _main_lcore_only: std::marker::PhantomData<*const ()>,
 }
 
 impl Eal {
@@ -23,6 +24,13 @@ impl Eal {
                 "EAL is already initialised in this process",
             ));
         }
+        // argv[0] is the program name; EAL's getopt skips it.
+        let default_name = [String::from("dataplane")];
+        let args = if args.is_empty() {
+            &default_name[..]
+        } else {
+            args
+        };
         let c_args: Vec<CString> = args
             .iter()
             .map(|a| CString::new(a.as_str()))
@@ -39,7 +47,9 @@ impl Eal {
         if ret < 0 {
             return Err(Error::from_rte_errno("rte_eal_init"));
         }
-        Ok(Eal { _private: () })
+        Ok(Eal {
+            _main_lcore_only: std::marker::PhantomData,
+        })
     }
 
     /// The lcore that runs `main` (and this thread).
@@ -121,9 +131,23 @@ pub fn tsc_hz() -> u64 {
     unsafe { dpdk_sys::rte_get_tsc_hz() }
 }
 
-/// The current TSC value.
-#[inline]
+/// The current TSC value (inlined rdtsc; no call into the shim on the hot path).
+#[inline(always)]
 pub fn tsc_now() -> u64 {
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: rdtsc has no preconditions.
-    unsafe { dpdk_sys::shim_rdtsc() }
+    unsafe {
+        std::arch::x86_64::_rdtsc()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: no arguments, no preconditions.
+    unsafe {
+        dpdk_sys::shim_rdtsc()
+    }
+}
+
+/// The NUMA socket of `lcore` (0 when unknown).
+pub fn lcore_socket(lcore: LcoreId) -> i32 {
+    // SAFETY: valid for any lcore id once EAL is initialised.
+    unsafe { dpdk_sys::rte_lcore_to_socket_id(lcore) as i32 }
 }

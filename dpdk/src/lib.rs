@@ -16,9 +16,9 @@ mod mbuf;
 mod mempool;
 mod port;
 
-pub use eal::{tsc_hz, tsc_now, Eal, LcoreId};
+pub use eal::{lcore_socket, tsc_hz, tsc_now, Eal, LcoreId};
 pub use error::{Error, Result};
-pub use mbuf::{Mbuf, MbufBurst, BURST_SIZE};
+pub use mbuf::{Drain, Mbuf, MbufBurst, SharedHandles, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{EthPort, EthQueue, LinkStatus, PacketPort, PortStats};
 

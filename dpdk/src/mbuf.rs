@@ -52,18 +52,21 @@ impl Mbuf {
         }
     }
 
-    /// Writable bytes of the first segment. Only for an unshared mbuf.
+    /// Writable bytes of the first segment, or `None` when the mbuf is shared (see
+    /// [`Mbuf::share`]): other handles may be reading the same bytes.
     #[inline]
-    pub fn data_mut(&mut self) -> &mut [u8] {
-        debug_assert_eq!(self.refcnt(), 1, "writing to a shared mbuf");
+    pub fn data_mut(&mut self) -> Option<&mut [u8]> {
+        if self.refcnt() != 1 {
+            return None;
+        }
         // SAFETY: as in `data`; &mut self and refcnt 1 mean nobody else sees these bytes.
-        unsafe {
+        Some(unsafe {
             let m = self.raw.as_ptr();
             std::slice::from_raw_parts_mut(
                 ((*m).buf_addr as *mut u8).add((*m).data_off as usize),
                 (*m).data_len as usize,
             )
-        }
+        })
     }
 
     /// Total packet length over all segments.
@@ -73,10 +76,15 @@ impl Mbuf {
         unsafe { (*self.raw.as_ptr()).pkt_len }
     }
 
+    /// Handles that share this packet (1 = only this one).
     #[inline]
     pub fn refcnt(&self) -> u16 {
-        // SAFETY: we own (a reference to) the mbuf; reading refcnt is what DPDK does too.
-        unsafe { (*self.raw.as_ptr()).refcnt }
+        // SAFETY: we hold a reference, so the mbuf is alive; other lcores may update the
+        // count concurrently, so read it atomically as rte_mbuf_refcnt_read does.
+        unsafe {
+            let p = std::ptr::addr_of_mut!((*self.raw.as_ptr()).refcnt);
+            std::sync::atomic::AtomicU16::from_ptr(p).load(std::sync::atomic::Ordering::Relaxed)
+        }
     }
 
     /// Grows the packet by `len` bytes at the tail and returns them, or `None` when the
@@ -100,6 +108,21 @@ impl Mbuf {
         // SAFETY: we hold a reference, so the mbuf is alive; the new handle owns the added one.
         unsafe { dpdk_sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), 1) };
         Mbuf { raw: self.raw }
+    }
+
+    /// `n` more handles to the same packet with one atomic update instead of `n` (a flood
+    /// to `n + 1` ports). Handles not taken from the iterator are released when it drops.
+    #[inline]
+    pub fn share_n(&self, n: u16) -> SharedHandles {
+        if n > 0 {
+            // SAFETY: we hold a reference, so the mbuf is alive; the iterator owns the n
+            // added references and releases any it does not hand out.
+            unsafe { dpdk_sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), n as i16) };
+        }
+        SharedHandles {
+            raw: self.raw,
+            left: n,
+        }
     }
 
     /// Asks the CPU to start loading the packet's first cache line.
@@ -186,15 +209,15 @@ impl MbufBurst {
         }
     }
 
-    /// Moves every mbuf out, in order, leaving the burst empty.
+    /// Moves every mbuf out, in order, leaving the burst empty. Mbufs the iterator has not
+    /// handed out when it is dropped are freed.
     #[inline]
-    pub fn drain(&mut self) -> impl Iterator<Item = Mbuf> + '_ {
+    pub fn drain(&mut self) -> Drain<'_> {
         let len = std::mem::replace(&mut self.len, 0);
-        // SAFETY: slots[..len] are owned non-NULL mbufs; len is already 0, so each one is
-        // handed out exactly once (the iterator is over a copy of the pointers).
-        self.slots[..len]
-            .iter()
-            .map(|&p| unsafe { Mbuf::from_raw(p).unwrap_unchecked() })
+        Drain {
+            slots: &mut self.slots[..len],
+            next: 0,
+        }
     }
 
     /// Frees every mbuf still in the burst and returns how many that was.
@@ -240,5 +263,66 @@ impl MbufBurst {
 impl Drop for MbufBurst {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+/// The iterator of [`MbufBurst::drain`].
+pub struct Drain<'a> {
+    slots: &'a mut [*mut rte_mbuf],
+    next: usize,
+}
+
+impl Iterator for Drain<'_> {
+    type Item = Mbuf;
+
+    #[inline]
+    fn next(&mut self) -> Option<Mbuf> {
+        let p = *self.slots.get(self.next)?;
+        self.next += 1;
+        // SAFETY: slots are owned non-NULL mbufs (the burst's len is already 0), and `next`
+        // only moves forward, so each is handed out exactly once.
+        unsafe { Mbuf::from_raw(p) }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.slots.len() - self.next;
+        (n, Some(n))
+    }
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        let rest = &mut self.slots[self.next..];
+        if !rest.is_empty() {
+            // SAFETY: these mbufs were never handed out and nothing else refers to them.
+            unsafe { dpdk_sys::rte_pktmbuf_free_bulk(rest.as_mut_ptr(), rest.len() as u32) };
+        }
+    }
+}
+
+/// The iterator of [`Mbuf::share_n`]: each item owns one of the added references.
+pub struct SharedHandles {
+    raw: NonNull<rte_mbuf>,
+    left: u16,
+}
+
+impl Iterator for SharedHandles {
+    type Item = Mbuf;
+
+    #[inline]
+    fn next(&mut self) -> Option<Mbuf> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(Mbuf { raw: self.raw })
+    }
+}
+
+impl Drop for SharedHandles {
+    fn drop(&mut self) {
+        for m in self.by_ref() {
+            drop(m);
+        }
     }
 }

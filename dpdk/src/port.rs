@@ -16,15 +16,26 @@ pub trait PacketPort {
 }
 
 /// One rx/tx queue pair of an ethdev port: the data-path handle a worker lcore owns.
-#[derive(Clone, Copy, Debug)]
+///
+/// Neither `Clone` nor `Copy`: ethdev queues are not thread-safe, so [`EthPort::take_queue`]
+/// hands each one out once, and only its owner can poll it.
+#[derive(Debug)]
 pub struct EthQueue {
-    pub port_id: u16,
-    pub queue_id: u16,
+    port_id: u16,
+    queue_id: u16,
+}
+
+impl EthQueue {
+    pub fn port_id(&self) -> u16 {
+        self.port_id
+    }
 }
 
 impl PacketPort for EthQueue {
     #[inline]
     fn rx_burst(&mut self, burst: &mut MbufBurst) -> usize {
+        // The PMD writes from slot 0: anything still there would be overwritten and leak.
+        burst.clear();
         // SAFETY: the burst is empty and has BURST_SIZE slots; the PMD writes at most that
         // many owned mbufs into it, and we record exactly how many.
         unsafe {
@@ -88,6 +99,9 @@ pub struct EthPort {
     probed_by_us: bool,
     started: bool,
     closed: bool,
+    queue_taken: bool,
+    /// The pool the rx queue allocates from, kept alive for as long as the port.
+    pool: Option<Mempool>,
 }
 
 impl EthPort {
@@ -109,9 +123,20 @@ impl EthPort {
         if ret < 0 && -ret != libc::EEXIST {
             return Err(Error::from_code(format!("rte_dev_probe({devargs})"), -ret));
         }
-        let mut port = EthPort::by_name(&name)?;
-        port.probed_by_us = probed_by_us;
-        Ok(port)
+        match EthPort::by_name(&name) {
+            Ok(mut port) => {
+                port.probed_by_us = probed_by_us;
+                Ok(port)
+            }
+            Err(e) => {
+                if probed_by_us {
+                    // The device exists but under another name than we derived (e.g. a
+                    // short PCI address): unplug it again rather than leave it behind.
+                    hotplug_remove(&name);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The port of an existing device, by ethdev name (`net_vhost0`, `0000:03:00.0`).
@@ -128,6 +153,8 @@ impl EthPort {
             probed_by_us: false,
             started: false,
             closed: false,
+            queue_taken: false,
+            pool: None,
         })
     }
 
@@ -221,6 +248,7 @@ impl EthPort {
                 ),
             )?;
         }
+        self.pool = Some(pool.clone());
         Ok(())
     }
 
@@ -299,12 +327,15 @@ impl EthPort {
         }
     }
 
-    /// The data-path handle for queue pair 0.
-    pub fn queue(&self) -> EthQueue {
-        EthQueue {
+    /// The data-path handle for queue pair 0; `None` once it has been taken.
+    pub fn take_queue(&mut self) -> Option<EthQueue> {
+        if std::mem::replace(&mut self.queue_taken, true) {
+            return None;
+        }
+        Some(EthQueue {
             port_id: self.id,
             queue_id: 0,
-        }
+        })
     }
 
     /// Current link state without waiting (safe to call while a worker polls the port).
@@ -363,5 +394,25 @@ impl Drop for EthPort {
         if let Err(e) = self.close_inner() {
             log::warn!("{}", e);
         }
+    }
+}
+
+/// Unplugs a device this process hot-plugged, by name, on the bus its name implies.
+fn hotplug_remove(name: &str) {
+    let bus = if name.contains(':') && name.contains('.') {
+        "pci"
+    } else {
+        "vdev"
+    };
+    let (Ok(b), Ok(n)) = (CString::new(bus), CString::new(name)) else {
+        return;
+    };
+    // SAFETY: valid C strings; removing an unknown device just returns an error.
+    let ret = unsafe { dpdk_sys::rte_eal_hotplug_remove(b.as_ptr(), n.as_ptr()) };
+    if ret < 0 {
+        log::debug!(
+            "rte_eal_hotplug_remove({bus}, {name}): {}",
+            Error::from_code("rte_eal_hotplug_remove", -ret)
+        );
     }
 }

@@ -412,6 +412,7 @@ impl Config {
     fn check_ports(&self, errs: &Errs<'_>) -> Result<(), ConfigError> {
         let mut names: HashMap<&str, usize> = HashMap::new();
         let mut paths: HashMap<&Path, (usize, &str)> = HashMap::new();
+        let mut devices: HashMap<&str, (usize, &str)> = HashMap::new();
         for (i, port) in self.ports.iter().enumerate() {
             let name = port.name.as_str();
             if let Some(problem) = name_problem(name) {
@@ -431,6 +432,26 @@ impl Config {
                             port_field(i, Some(name), "devargs"),
                             "is empty",
                             DEVARGS_FIX,
+                        ));
+                    }
+                    let device = device_name(devargs);
+                    if device.starts_with(VHOST_DEVICE_PREFIX) {
+                        return Err(errs.invalid(
+                            port_field(i, Some(name), "devargs"),
+                            format!(
+                                "device name {device:?} starts with {VHOST_DEVICE_PREFIX:?}, \
+                                 which the dataplane uses for its vhost-user ports"
+                            ),
+                            "name the vdev differently (e.g. net_vhost0) or use type = \
+                             \"vhost-user\"",
+                        ));
+                    }
+                    if let Some((first, first_name)) = devices.insert(device, (i, name)) {
+                        return Err(errs.invalid(
+                            port_field(i, Some(name), "devargs"),
+                            format!("device {device:?} is already port[{first}] {first_name:?}"),
+                            "give every dpdk port its own device (vdevs need distinct names, \
+                             e.g. net_pcap0 and net_pcap1)",
                         ));
                     }
                 }
@@ -606,6 +627,14 @@ fn quoted_list(names: &[String]) -> String {
         let _ = write!(s, "{n:?}");
     }
     s
+}
+
+/// vhost-user ports become DPDK vdevs named `net_vhost_<port name>`.
+pub const VHOST_DEVICE_PREFIX: &str = "net_vhost_";
+
+/// The device a devargs string names: everything before the first comma.
+pub fn device_name(devargs: &str) -> &str {
+    devargs.split(',').next().unwrap_or(devargs).trim()
 }
 
 const DEVARGS_FIX: &str = "set devargs to a PCI address of a vfio-pci bound NIC, e.g. \
@@ -863,7 +892,23 @@ fn check_server_socket_fs(
         }
     }
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {} // stale; removed before bind
+        Ok(meta) if meta.file_type().is_socket() => {
+            // A socket nobody listens on is stale (left by a killed process) and is removed
+            // before bind. One somebody answers on belongs to a live process: taking it over
+            // would cut that process's guests off.
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(errs.invalid(
+                    port_field(i, Some(name), "path"),
+                    format!(
+                        "{:?} is a socket another process is listening on (a running dataplane, \
+                         or QEMU with server=on)",
+                        path.display().to_string()
+                    ),
+                    "stop that process, choose another path, or use mode = \"client\" if QEMU \
+                     owns the socket",
+                ));
+            }
+        }
         Ok(meta) => {
             let what = if meta.is_dir() {
                 "a directory"

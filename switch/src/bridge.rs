@@ -133,7 +133,8 @@ pub struct BridgeCounters {
     pub aged: AtomicU64,
     /// New MACs not learned because the table was full.
     pub table_full: AtomicU64,
-    /// Frames whose source has a static entry (on the ingress or another port).
+    /// Frames whose source has a static entry on another port than their ingress (a move
+    /// the table refused).
     pub static_pinned: AtomicU64,
     /// Frames with a multicast, broadcast or zero source (never learned).
     pub src_not_learnable: AtomicU64,
@@ -144,7 +145,7 @@ pub struct BridgeCounters {
     /// `Forward` verdicts.
     pub forwarded: AtomicU64,
     /// A gauge, not a counter: entries in the MAC table (learned + static) as of the last
-    /// [`Bridge::maintain`].
+    /// [`Bridge::maintain`], including expired ones the sweep has not reached yet.
     pub entries: AtomicU64,
 }
 
@@ -321,9 +322,10 @@ impl Bridge {
     pub fn maintain(&mut self, now: u64) {
         self.table.sweep(now, MAINTAIN_BUDGET);
         self.fold_aged();
-        self.counters
-            .entries
-            .store(self.table.len() as u64, Relaxed);
+        let entries = self.table.len() as u64;
+        if self.counters.entries.load(Relaxed) != entries {
+            self.counters.entries.store(entries, Relaxed);
+        }
     }
 
     /// Moves expiries the table counted since last time into `aged`.

@@ -96,7 +96,10 @@ pub fn dataplane_eal(s: &Scratch) -> Vec<String> {
     .collect()
 }
 
-fn die_with_parent(cmd: &mut Command) {
+/// The child gets SIGKILL when the thread that spawned it ends (PR_SET_PDEATHSIG follows
+/// the spawning thread): a test thread that panics or a test process that dies takes its
+/// children with it.
+pub fn die_with_parent(cmd: &mut Command) {
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
         cmd.pre_exec(|| {
@@ -148,6 +151,7 @@ impl Drop for Guard {
 pub struct Dataplane {
     pub guard: Guard,
     lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+    reader: Option<std::thread::JoinHandle<()>>,
     stderr_path: PathBuf,
 }
 
@@ -175,7 +179,7 @@ impl Dataplane {
         let out = child.stdout.take().unwrap();
         let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let sink = lines.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let (m, cv) = &*sink;
                 m.lock().unwrap().push(line);
@@ -188,6 +192,7 @@ impl Dataplane {
                 name: "dataplane",
             },
             lines,
+            reader: Some(reader),
             stderr_path,
         }
     }
@@ -224,8 +229,12 @@ impl Dataplane {
     pub fn stop_with(mut self, sig: i32) -> (ExitStatus, Finals, String) {
         self.guard.signal(sig);
         let st = self.guard.wait_for(Duration::from_secs(30));
-        // Let the reader thread take the last lines.
-        std::thread::sleep(Duration::from_millis(100));
+        // The reader ends at EOF, after the last line the process wrote.
+        if st.is_some() {
+            if let Some(r) = self.reader.take() {
+                let _ = r.join();
+            }
+        }
         let diag = self.diagnostics();
         let st = st.unwrap_or_else(|| {
             panic!("dataplane did not exit within 30 s of signal {sig}:\n{diag}")

@@ -1169,3 +1169,52 @@ fn socket_path_with_comma_is_refused() {
         &["contains a comma", "without commas"],
     );
 }
+
+#[test]
+fn two_ports_on_one_device_are_refused() {
+    let e = parse_err(
+        "[[port]]\nname = \"a\"\ntype = \"dpdk\"\ndevargs = \"net_pcap0,rx_pcap=a.pcap\"\n\
+         [[port]]\nname = \"b\"\ntype = \"dpdk\"\ndevargs = \"net_pcap0,tx_pcap=b.pcap\"\n",
+    );
+    assert_invalid(
+        &e,
+        ORIGIN,
+        "port[1] \"b\": devargs",
+        &["\"net_pcap0\" is already port[0] \"a\"", "distinct names"],
+    );
+}
+
+#[test]
+fn vhost_device_names_are_reserved() {
+    let e = parse_err(
+        "[[port]]\nname = \"a\"\ntype = \"dpdk\"\ndevargs = \"net_vhost_a,iface=/tmp/x\"\n",
+    );
+    assert_invalid(
+        &e,
+        ORIGIN,
+        "port[0] \"a\": devargs",
+        &["net_vhost_", "type = \"vhost-user\""],
+    );
+}
+
+#[test]
+fn a_live_socket_is_not_taken_over() {
+    let dir = std::env::temp_dir().join(format!("pmdcfg-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("live.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let mut c = Config::default();
+    c.add_vhost_user_server(path.clone());
+    let e = c.validate_with_origin(ORIGIN).unwrap_err();
+    assert_invalid(
+        &e,
+        ORIGIN,
+        "port[0] \"vhu0\": path",
+        &["another process is listening", "stop that process"],
+    );
+    // Once nobody listens, the same file is a stale socket and is accepted.
+    drop(listener);
+    c.validate_with_origin(ORIGIN).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
