@@ -91,42 +91,35 @@ fn no_ports_is_refused_with_a_fix() {
     );
 }
 
-#[test]
-fn unknown_key_is_refused() {
-    let s = Scratch::new("unknown");
-    let cfg = s.write(
-        "c.toml",
-        "[bridge]\nmac_aging_secs = 30\nmac_agin_secs = 5\n",
-    );
+/// Runs the dataplane with `toml` as its config plus one `--vhost-user` port, and asserts
+/// the refusal names every needle.
+#[track_caller]
+fn assert_config_refused(test: &str, toml: &str, needles: &[&str]) {
+    let s = Scratch::new(test);
+    let cfg = s.write("c.toml", toml);
     let sock = s.sock("a").display().to_string();
     let out = run(
         &s,
         &["-l", "0-1"],
         &["--config", cfg.to_str().unwrap(), "--vhost-user", &sock],
     );
-    assert_refused(
-        &s,
-        &out,
+    assert_refused(&s, &out, needles);
+}
+
+#[test]
+fn unknown_key_is_refused() {
+    assert_config_refused(
+        "unknown",
+        "[bridge]\nmac_aging_secs = 30\nmac_agin_secs = 5\n",
         &["c.toml", "unknown field `mac_agin_secs`", "mac_aging_secs"],
     );
 }
 
 #[test]
 fn malformed_static_mac_is_refused() {
-    let s = Scratch::new("badmac");
-    let cfg = s.write(
-        "c.toml",
+    assert_config_refused(
+        "badmac",
         "[[bridge.static_mac]]\nmac = \"52:54:00:zz:00:01\"\nport = \"vhu0\"\n",
-    );
-    let sock = s.sock("a").display().to_string();
-    let out = run(
-        &s,
-        &["-l", "0-1"],
-        &["--config", cfg.to_str().unwrap(), "--vhost-user", &sock],
-    );
-    assert_refused(
-        &s,
-        &out,
         &[
             "bridge.static_mac[0].mac",
             "52:54:00:zz:00:01",
