@@ -430,7 +430,8 @@ fn run(args: &Args, steps: Vec<Step>, human: &mut dyn std::io::Write) -> Result<
             // (a vhost-user client, which retries every second) connects.
             devargs += ",server=1";
         }
-        let mut p = EthPort::probe(&devargs).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut p = EthPort::probe(&devargs, &format!("virtio_user{i}"))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         p.configure(1024, 1024, &pool)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         p.start().map_err(|e| format!("{}: {e}", path.display()))?;

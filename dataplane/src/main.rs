@@ -38,6 +38,19 @@ struct AppArgs {
     mbufs: Option<u32>,
 }
 
+/// CPUs in this process's affinity mask.
+fn affinity_cpus() -> usize {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; sched_getaffinity fills it for the
+    // calling thread (pid 0) and CPU_COUNT only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        libc::CPU_COUNT(&set).max(1) as usize
+    }
+}
+
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("dataplane: error: {msg}");
     ExitCode::from(code)
@@ -117,8 +130,9 @@ fn main() -> ExitCode {
     // tear it down again.
     match lcores::eal_lcores(&eal_args) {
         Ok(l) => {
-            // Without -l/-c/--lcores, EAL takes the CPUs this process may run on.
-            let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+            // Without -l/-c/--lcores, EAL takes the CPUs this process may run on: its affinity
+            // set (not a cgroup quota, which available_parallelism would also count).
+            let online = affinity_cpus();
             if l.worker_count(online) == 0 {
                 return fail(
                     2,

@@ -72,14 +72,25 @@ pub fn run(
 
     let n_ports = cfg.bridge.ports.len();
     let mbufs = opts.mbufs.unwrap_or_else(|| default_pool_size(n_ports));
-    // The worker allocates (rx) and frees (tx) every mbuf: keep them on its NUMA node.
+    // The worker allocates (rx) and frees (tx) every mbuf: keep them on its NUMA node if
+    // that node has memory (not so with --no-huge, or --socket-mem N,0), else anywhere.
     let pool = Mempool::new_pktmbuf(
         "dp_mbufs",
         mbufs,
         MEMPOOL_CACHE,
         Mempool::DEFAULT_DATA_ROOM,
         dpdk::lcore_socket(worker_lcore),
-    )?;
+    )
+    .or_else(|e| {
+        log::warn!("{e}; placing the pool on any NUMA node");
+        Mempool::new_pktmbuf(
+            "dp_mbufs",
+            mbufs,
+            MEMPOOL_CACHE,
+            Mempool::DEFAULT_DATA_ROOM,
+            -1,
+        )
+    })?;
 
     let mut ports = Vec::with_capacity(n_ports);
     for name in &cfg.bridge.ports {
@@ -280,7 +291,7 @@ fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunEr
         cfg.ports.iter().find(|p| p.name == name).ok_or_else(|| {
             RunError::Setup(format!("bridge port {name:?} has no [[port]] entry"))
         })?;
-    let (devargs, server_socket) = match &pc.kind {
+    let (devargs, device, server_socket) = match &pc.kind {
         PortKind::VhostUser { path, mode } => {
             let client = matches!(mode, VhostMode::Client);
             if !client {
@@ -292,12 +303,13 @@ fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunEr
                 path.display(),
                 client as u8
             );
-            (devargs, (!client).then(|| path.clone()))
+            let device = format!("{VHOST_DEVICE_PREFIX}{name}");
+            (devargs, device, (!client).then(|| path.clone()))
         }
-        PortKind::Dpdk { devargs } => (devargs.clone(), None),
+        PortKind::Dpdk { devargs } => (devargs.clone(), pmd_config::device_name(devargs), None),
     };
-    let mut eth =
-        EthPort::probe(&devargs).map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
+    let mut eth = EthPort::probe(&devargs, &device)
+        .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
     eth.configure(RING_DESCRIPTORS, RING_DESCRIPTORS, pool)
         .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
     eth.start()
@@ -316,11 +328,11 @@ fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunEr
     })
 }
 
-/// Removes `path` if it is a socket; anything else there is left alone (config validation
-/// already refused non-socket files).
+/// Removes `path` if it is a socket nobody listens on; anything else there is left alone
+/// (config validation already refused non-socket files and live sockets).
 fn remove_stale_socket(path: &Path) {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
+        if meta.file_type().is_socket() && !pmd_config::socket_is_listening(path) {
             if let Err(e) = std::fs::remove_file(path) {
                 log::warn!("cannot remove socket {}: {e}", path.display());
             }

@@ -73,8 +73,8 @@ pub struct Worker<P: PacketPort> {
 pub const MAX_PORTS: usize = 32;
 
 /// How often (in loop iterations) the worker ages the MAC table and publishes its own
-/// counters: often enough to sweep a full table within milliseconds, rarely enough that an
-/// idle loop is just the rx polls.
+/// counters: often enough to sweep the default table within milliseconds (see
+/// `switch::bridge::MAINTAIN_BUDGET`), rarely enough that an idle loop is just the rx polls.
 const HOUSEKEEPING_EVERY: u64 = 64;
 
 impl<P: PacketPort> Worker<P> {

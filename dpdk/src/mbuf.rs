@@ -56,7 +56,7 @@ impl Mbuf {
     /// [`Mbuf::share`]): other handles may be reading the same bytes.
     #[inline]
     pub fn data_mut(&mut self) -> Option<&mut [u8]> {
-        if self.refcnt() != 1 {
+        if !self.is_exclusive() {
             return None;
         }
         // SAFETY: as in `data`; &mut self and refcnt 1 mean nobody else sees these bytes.
@@ -80,16 +80,42 @@ impl Mbuf {
     #[inline]
     pub fn refcnt(&self) -> u16 {
         // SAFETY: we hold a reference, so the mbuf is alive; other lcores may update the
-        // count concurrently, so read it atomically as rte_mbuf_refcnt_read does.
+        // count concurrently, so read it atomically. Acquire pairs with the release of
+        // another handle's drop, as Arc::get_mut does, before we write through this one.
         unsafe {
             let p = std::ptr::addr_of_mut!((*self.raw.as_ptr()).refcnt);
-            std::sync::atomic::AtomicU16::from_ptr(p).load(std::sync::atomic::Ordering::Relaxed)
+            std::sync::atomic::AtomicU16::from_ptr(p).load(std::sync::atomic::Ordering::Acquire)
         }
     }
 
+    /// True when this handle is the only one and the data is the mbuf's own (not attached
+    /// to another mbuf's or an external buffer): only then may it be written.
+    #[inline]
+    fn is_exclusive(&self) -> bool {
+        const NOT_DIRECT: u64 = dpdk_sys::RTE_MBUF_F_INDIRECT | dpdk_sys::RTE_MBUF_F_EXTERNAL;
+        // SAFETY: we own a reference; ol_flags is only written by the mbuf's owner.
+        let direct = unsafe { (*self.raw.as_ptr()).ol_flags } & NOT_DIRECT == 0;
+        direct && self.refcnt() == 1
+    }
+
+    /// Adds `n` references, refusing (panicking) where the 16-bit count would wrap: a wrapped
+    /// count frees the buffer while handles still point at it.
+    #[inline]
+    fn add_refs(&self, n: u16) {
+        assert!(
+            self.refcnt() as u32 + n as u32 <= i16::MAX as u32,
+            "mbuf reference count would overflow"
+        );
+        // SAFETY: we hold a reference, so the mbuf is alive; n fits in i16 (checked above).
+        unsafe { dpdk_sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), n as i16) };
+    }
+
     /// Grows the packet by `len` bytes at the tail and returns them, or `None` when the
-    /// buffer has no room.
+    /// buffer has no room or the mbuf is shared.
     pub fn append(&mut self, len: u16) -> Option<&mut [u8]> {
+        if !self.is_exclusive() {
+            return None;
+        }
         // SAFETY: we own the mbuf; a non-NULL result points at `len` bytes inside it.
         unsafe {
             let p = dpdk_sys::shim_pktmbuf_append(self.raw.as_ptr(), len);
@@ -105,8 +131,8 @@ impl Mbuf {
     /// of several ports without copying. Both handles must treat the data as read-only.
     #[inline]
     pub fn share(&self) -> Mbuf {
-        // SAFETY: we hold a reference, so the mbuf is alive; the new handle owns the added one.
-        unsafe { dpdk_sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), 1) };
+        self.add_refs(1);
+        // The new handle owns the added reference.
         Mbuf { raw: self.raw }
     }
 
@@ -115,9 +141,8 @@ impl Mbuf {
     #[inline]
     pub fn share_n(&self, n: u16) -> SharedHandles {
         if n > 0 {
-            // SAFETY: we hold a reference, so the mbuf is alive; the iterator owns the n
-            // added references and releases any it does not hand out.
-            unsafe { dpdk_sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), n as i16) };
+            // The iterator owns the n added references and releases any it does not hand out.
+            self.add_refs(n);
         }
         SharedHandles {
             raw: self.raw,

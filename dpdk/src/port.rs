@@ -107,14 +107,11 @@ pub struct EthPort {
 impl EthPort {
     /// Creates (hot-plugs) the device described by `devargs` — a PCI address such as
     /// `0000:03:00.0` or a vdev string such as `net_vhost0,iface=/run/vm1.sock` — and returns
-    /// its port. A device the EAL command line already created (`-a`, `--vdev`) is reused.
-    pub fn probe(devargs: &str) -> Result<EthPort> {
-        let name = devargs
-            .split(',')
-            .next()
-            .unwrap_or(devargs)
-            .trim()
-            .to_string();
+    /// its port, found by `name`: the device's canonical name (the vdev name, or the PCI
+    /// address with its domain, `0000:03:00.0`). A device the EAL command line already
+    /// created (`-a`, `--vdev`) is reused.
+    pub fn probe(devargs: &str, name: &str) -> Result<EthPort> {
+        let name = name.to_string();
         let c = CString::new(devargs)
             .map_err(|_| Error::other("rte_dev_probe", "devargs has a NUL byte"))?;
         // SAFETY: c is a valid C string; DPDK copies what it keeps.

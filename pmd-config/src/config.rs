@@ -412,7 +412,7 @@ impl Config {
     fn check_ports(&self, errs: &Errs<'_>) -> Result<(), ConfigError> {
         let mut names: HashMap<&str, usize> = HashMap::new();
         let mut paths: HashMap<&Path, (usize, &str)> = HashMap::new();
-        let mut devices: HashMap<&str, (usize, &str)> = HashMap::new();
+        let mut devices: HashMap<String, (usize, &str)> = HashMap::new();
         for (i, port) in self.ports.iter().enumerate() {
             let name = port.name.as_str();
             if let Some(problem) = name_problem(name) {
@@ -446,7 +446,7 @@ impl Config {
                              \"vhost-user\"",
                         ));
                     }
-                    if let Some((first, first_name)) = devices.insert(device, (i, name)) {
+                    if let Some((first, first_name)) = devices.insert(device.clone(), (i, name)) {
                         return Err(errs.invalid(
                             port_field(i, Some(name), "devargs"),
                             format!("device {device:?} is already port[{first}] {first_name:?}"),
@@ -632,9 +632,55 @@ fn quoted_list(names: &[String]) -> String {
 /// vhost-user ports become DPDK vdevs named `net_vhost_<port name>`.
 pub const VHOST_DEVICE_PREFIX: &str = "net_vhost_";
 
-/// The device a devargs string names: everything before the first comma.
-pub fn device_name(devargs: &str) -> &str {
-    devargs.split(',').next().unwrap_or(devargs).trim()
+/// The canonical name of the device a devargs string names: everything before the first
+/// comma, with a PCI address given without its domain (`03:00.0`) completed to the form
+/// DPDK names the device by (`0000:03:00.0`), in lower case.
+pub fn device_name(devargs: &str) -> String {
+    let name = devargs.split(',').next().unwrap_or(devargs).trim();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_hexdigit());
+    let is_bdf = |s: &str| {
+        let Some((bus_dev, func)) = s.split_once('.') else {
+            return false;
+        };
+        let Some((bus, dev)) = bus_dev.split_once(':') else {
+            return false;
+        };
+        hex(bus, 2) && hex(dev, 2) && func.len() == 1 && matches!(func.as_bytes()[0], b'0'..=b'7')
+    };
+    if is_bdf(name) {
+        return format!("0000:{}", name.to_ascii_lowercase());
+    }
+    if let Some((domain, rest)) = name.split_once(':') {
+        if hex(domain, 4) && is_bdf(rest) {
+            return name.to_ascii_lowercase();
+        }
+    }
+    name.to_string()
+}
+
+/// True when some process in this network namespace is listening on the unix socket at
+/// `path`, read from `/proc/net/unix` without connecting (a connection could be taken by
+/// QEMU, `server=on,wait=on`, as its backend, or block on a full backlog).
+pub fn socket_is_listening(path: &Path) -> bool {
+    const ACCEPTING: u32 = 0x0001_0000; // __SO_ACCEPTCON: the socket is listening
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+        return false;
+    };
+    let canonical = resolve_socket_path(path);
+    let joined = std::env::current_dir().ok().map(|d| d.join(path));
+    table.lines().skip(1).any(|line| {
+        // Num RefCount Protocol Flags Type St Inode Path
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(flags), Some(bound)) = (f.get(3), f.get(7)) else {
+            return false;
+        };
+        let listening = u32::from_str_radix(flags, 16).is_ok_and(|x| x & ACCEPTING != 0);
+        let bound = Path::new(bound);
+        listening
+            && (bound == path
+                || canonical.as_deref() == Some(bound)
+                || joined.as_deref() == Some(bound))
+    })
 }
 
 const DEVARGS_FIX: &str = "set devargs to a PCI address of a vfio-pci bound NIC, e.g. \
@@ -896,7 +942,7 @@ fn check_server_socket_fs(
             // A socket nobody listens on is stale (left by a killed process) and is removed
             // before bind. One somebody answers on belongs to a live process: taking it over
             // would cut that process's guests off.
-            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            if socket_is_listening(path) {
                 return Err(errs.invalid(
                     port_field(i, Some(name), "path"),
                     format!(

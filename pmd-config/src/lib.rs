@@ -105,10 +105,10 @@ pub mod lcores;
 
 pub use args::split_eal_args;
 pub use config::{
-    device_name, BridgeConfig, Config, ConfigError, PortConfig, PortKind, StaticMac, VhostMode,
-    DEFAULT_BRIDGE_NAME, DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE, DEFAULT_ORIGIN,
-    MAX_BRIDGE_PORTS, MAX_MAC_AGING_SECS, MAX_MAC_TABLE_SIZE, MAX_NAME_LEN, MAX_SOCKET_PATH_LEN,
-    VHOST_DEVICE_PREFIX,
+    device_name, socket_is_listening, BridgeConfig, Config, ConfigError, PortConfig, PortKind,
+    StaticMac, VhostMode, DEFAULT_BRIDGE_NAME, DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE,
+    DEFAULT_ORIGIN, MAX_BRIDGE_PORTS, MAX_MAC_AGING_SECS, MAX_MAC_TABLE_SIZE, MAX_NAME_LEN,
+    MAX_SOCKET_PATH_LEN, VHOST_DEVICE_PREFIX,
 };
 pub use lcores::{
     eal_lcores, parse_corelist, parse_coremask, parse_lcores, EalLcores, LcoreError, MAX_LCORE,

@@ -1218,3 +1218,21 @@ fn a_live_socket_is_not_taken_over() {
     c.validate_with_origin(ORIGIN).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn device_names_are_canonical() {
+    assert_eq!(device_name("03:00.0"), "0000:03:00.0");
+    assert_eq!(device_name("0000:0A:00.1,rxq=2"), "0000:0a:00.1");
+    assert_eq!(device_name(" net_pcap0 ,rx_pcap=a"), "net_pcap0");
+    assert_eq!(device_name("net_tap0"), "net_tap0");
+    let e = parse_err(
+        "[[port]]\nname = \"a\"\ntype = \"dpdk\"\ndevargs = \"03:00.0\"\n\
+         [[port]]\nname = \"b\"\ntype = \"dpdk\"\ndevargs = \"0000:03:00.0\"\n",
+    );
+    assert_invalid(
+        &e,
+        ORIGIN,
+        "port[1] \"b\": devargs",
+        &["\"0000:03:00.0\" is already port[0] \"a\""],
+    );
+}
