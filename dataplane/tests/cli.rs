@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 fn run(s: &Scratch, eal: &[&str], app: &[&str]) -> Output {
@@ -28,34 +28,12 @@ fn run(s: &Scratch, eal: &[&str], app: &[&str]) -> Output {
 
 /// Runs `cmd` to completion, but kills it after 60 s: a refusal that did not happen must
 /// fail the test, not hang it behind a busy-polling dataplane.
-fn run_bounded(mut cmd: Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    die_with_parent(&mut cmd);
-    let mut guard = Guard {
-        child: cmd.spawn().expect("run dataplane"),
-        name: "dataplane",
-    };
-    let mut out = guard.child.stdout.take().unwrap();
-    let mut err = guard.child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut v).ok();
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut err, &mut v).ok();
-        v
-    });
-    let status = guard
-        .wait_for(Duration::from_secs(60))
-        .expect("dataplane still running after 60 s: it should have refused at once");
+fn run_bounded(cmd: Command) -> Output {
+    let (status, stdout, stderr) = common::run_bounded(cmd, "dataplane", Duration::from_secs(60));
     Output {
-        status,
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
+        status: status.expect("dataplane still running after 60 s: it should have refused at once"),
+        stdout,
+        stderr,
     }
 }
 

@@ -286,6 +286,33 @@ impl Finals {
     }
 }
 
+/// Runs `cmd` with stdin closed and stdout and stderr collected, killing it after `limit`
+/// (and when the calling thread dies). Returns the exit status (`None` if it was killed for
+/// running too long) and what it printed.
+pub fn run_bounded(
+    mut cmd: Command,
+    name: &'static str,
+    limit: Duration,
+) -> (Option<ExitStatus>, Vec<u8>, Vec<u8>) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    die_with_parent(&mut cmd);
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    let mut guard = Guard { child, name };
+    let reader = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            pipe.read_to_end(&mut v).ok();
+            v
+        })
+    };
+    let out = reader(Box::new(guard.child.stdout.take().unwrap()));
+    let err = reader(Box::new(guard.child.stderr.take().unwrap()));
+    let status = guard.wait_for(limit);
+    (status, out.join().unwrap(), err.join().unwrap())
+}
+
 /// Runs the traffic tool as guests on `socks` with the given steps; returns its JSON report.
 pub fn traffic(s: &Scratch, socks: &[PathBuf], steps: &[String], extra: &[&str]) -> Value {
     let mut cmd = Command::new(traffic_bin());
@@ -310,30 +337,8 @@ pub fn traffic(s: &Scratch, socks: &[PathBuf], steps: &[String], extra: &[&str])
         cmd.arg("--step").arg(st);
     }
     cmd.args(extra).arg("--json");
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    die_with_parent(&mut cmd);
-    let child = cmd.spawn().expect("spawn dp-traffic");
-    let mut guard = Guard {
-        child,
-        name: "dp-traffic",
-    };
-    let mut stdout = guard.child.stdout.take().unwrap();
-    let mut stderr = guard.child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut s).ok();
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut s).ok();
-        s
-    });
-    let st = guard.wait_for(Duration::from_secs(120));
-    let out = out_t.join().unwrap();
-    let err = err_t.join().unwrap();
+    let (st, out, err) = run_bounded(cmd, "dp-traffic", Duration::from_secs(120));
+    let (out, err) = (String::from_utf8_lossy(&out), String::from_utf8_lossy(&err));
     let _ = writeln!(std::io::stderr(), "dp-traffic stderr:\n{err}");
     match st {
         Some(st) if st.success() => {
