@@ -298,7 +298,6 @@ fn blast(
     let mut rx_bytes = 0u64;
 
     let mut burst = MbufBurst::new();
-    let mut rx = MbufBurst::new();
     let start = tsc_now();
     let end = start + (secs * hz as f64) as u64;
     let mut next_report = start + hz;
@@ -333,13 +332,7 @@ fn blast(
             }
             res.sent += rig.queues[i].tx_burst(&mut burst) as u64;
             res.tx_ring_full += burst.clear() as u64;
-            for q in rig.queues.iter_mut() {
-                let got = q.rx_burst(&mut rx);
-                res.received += got as u64;
-                for m in rx.drain() {
-                    rx_bytes += m.pkt_len() as u64;
-                }
-            }
+            res.received += rig.poll(|_, bytes| rx_bytes += bytes.len() as u64) as u64;
         }
         if now >= next_report {
             let _ = writeln!(
@@ -358,16 +351,11 @@ fn blast(
     let t0 = Instant::now();
     let mut quiet = Instant::now();
     while quiet.elapsed() < Duration::from_millis(200) && t0.elapsed() < Duration::from_secs(2) {
-        for q in rig.queues.iter_mut() {
-            let got = q.rx_burst(&mut rx);
-            if got > 0 {
-                quiet = Instant::now();
-            }
-            res.received += got as u64;
-            for m in rx.drain() {
-                rx_bytes += m.pkt_len() as u64;
-            }
+        let got = rig.poll(|_, bytes| rx_bytes += bytes.len() as u64);
+        if got > 0 {
+            quiet = Instant::now();
         }
+        res.received += got as u64;
     }
     res.lost = res.sent.saturating_sub(res.received);
     res.rx_mpps = res.received as f64 / secs / 1e6;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switch::bridge::{Bridge, BridgeConfig, BridgeCountersSnapshot};
+use switch::bridge::{Bridge, BridgeConfig, BridgeCounters, BridgeCountersSnapshot};
 
 /// Descriptors per rx and tx ring: room for 32 bursts, so a guest that pauses for a few
 /// microseconds does not lose frames.
@@ -50,6 +50,17 @@ struct OpenPort {
 struct Sample {
     at: Instant,
     ports: Vec<PortCountersSnapshot>,
+    bridge: BridgeCountersSnapshot,
+}
+
+impl Sample {
+    fn take(ports: &[OpenPort], bridge: &BridgeCounters) -> Sample {
+        Sample {
+            at: Instant::now(),
+            ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
+            bridge: bridge.snapshot(),
+        }
+    }
 }
 
 /// Runs the switch until `quit` is set. Returns after every port is closed and every mbuf is
@@ -170,10 +181,7 @@ pub fn run(
     }
 
     let started = Instant::now();
-    let mut last = Sample {
-        at: started,
-        ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
-    };
+    let mut last = Sample::take(&ports, &bridge_counters);
     while !quit.load(Ordering::Relaxed) {
         std::thread::sleep(TICK);
         for p in &ports {
@@ -184,16 +192,13 @@ pub fn run(
         }
         if let Some(every) = opts.stats_interval {
             if last.at.elapsed() >= every {
-                let now = Sample {
-                    at: Instant::now(),
-                    ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
-                };
+                let now = Sample::take(&ports, &bridge_counters);
                 print_stats(
                     "stats",
                     started,
                     &ports,
-                    Some((&last, &now)),
-                    &bridge_counters.snapshot(),
+                    &now,
+                    Some(&last),
                     &cfg.bridge.name,
                     None,
                 );
@@ -215,21 +220,14 @@ pub fn run(
             log::warn!("{e}");
         }
     }
-    let end = Sample {
-        at: Instant::now(),
-        ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
-    };
-    let start = Sample {
-        at: started,
-        ports: vec![PortCountersSnapshot::default(); ports.len()],
-    };
     let pmd: Vec<PortStats> = ports.iter().map(|p| p.eth.stats()).collect();
+    // Totals only: an average rate over the whole run (idle time included) says little.
     print_stats(
         "final",
         started,
         &ports,
-        Some((&start, &end)),
-        &bridge_counters.snapshot(),
+        &Sample::take(&ports, &bridge_counters),
+        None,
         &cfg.bridge.name,
         Some(&pmd),
     );
@@ -353,8 +351,8 @@ fn print_stats(
     tag: &str,
     started: Instant,
     ports: &[OpenPort],
-    window: Option<(&Sample, &Sample)>,
-    bridge: &BridgeCountersSnapshot,
+    now: &Sample,
+    rates_since: Option<&Sample>,
     bridge_name: &str,
     pmd: Option<&[PortStats]>,
 ) {
@@ -370,22 +368,18 @@ fn print_stats(
                 "down"
             }
         );
-        if let Some((a, b)) = window {
-            let now = &b.ports[i];
-            line += &format!(" rx={} tx={}", now.rx, now.tx);
-            if pmd.is_none() {
-                // Rates over the last interval; the final line has totals only, since an
-                // average over the whole run (idle time included) says little.
-                let secs = b.at.duration_since(a.at).as_secs_f64();
-                line += &format!(
-                    " rx_pps={:.0} tx_pps={:.0}",
-                    rate(now.rx, a.ports[i].rx, secs),
-                    rate(now.tx, a.ports[i].tx, secs)
-                );
-            }
-            for why in PortDrop::all() {
-                line += &format!(" drop_{}={}", why.name(), now.dropped(why));
-            }
+        let c = &now.ports[i];
+        line += &format!(" rx={} tx={}", c.rx, c.tx);
+        if let Some(then) = rates_since {
+            let secs = now.at.duration_since(then.at).as_secs_f64();
+            line += &format!(
+                " rx_pps={:.0} tx_pps={:.0}",
+                rate(c.rx, then.ports[i].rx, secs),
+                rate(c.tx, then.ports[i].tx, secs)
+            );
+        }
+        for why in PortDrop::all() {
+            line += &format!(" drop_{}={}", why.name(), c.dropped(why));
         }
         if let Some(pmd) = pmd {
             let s = &pmd[i];
@@ -397,7 +391,7 @@ fn print_stats(
         let _ = writeln!(out, "{line}");
     }
     let mut line = format!("{tag} t={t:.1} bridge={bridge_name}");
-    for (k, v) in bridge.fields() {
+    for (k, v) in now.bridge.fields() {
         line += &format!(" {k}={v}");
     }
     let _ = writeln!(out, "{line}");
