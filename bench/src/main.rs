@@ -1,4 +1,4 @@
-//! `dp-traffic [EAL options] -- --vhost-user PATH... [--step SPEC]... [--blast SECS]`
+//! `dp-traffic [EAL options] -- --vhost-user PATH... [--step SPEC]... [--duration SECS ...]`
 //!
 //! Attaches to the dataplane's vhost-user sockets the way guests do (one DPDK virtio_user
 //! port per socket, in this process), sends chosen frames and checks what arrives where.
@@ -6,13 +6,16 @@
 //! * `--step "from=0,src=MAC,dst=MAC,count=N,size=BYTES"` sends N frames out of port `from`
 //!   and then listens on every port until the network is quiet; each received frame is
 //!   matched back to its step and sequence number and compared byte for byte.
-//! * `--blast SECS` sends as fast as it can from every port to the next one's MAC after a
-//!   learning round, and reports the rate (the demo's traffic check).
+//! * `--duration SECS` runs the generator (see `gen`): both ways between two ports, up to
+//!   a million MAC pairs, fixed sizes or IMIX, at a rate or flat out, checking and timing
+//!   every frame; it prints a progress line a second and a table (or `--json`).
 
 mod frames;
+mod gen;
+mod genframe;
 
 use clap::Parser;
-use dpdk::{tsc_hz, tsc_now, Eal, EthPort, EthQueue, MbufBurst, Mempool, PacketPort};
+use dpdk::{Eal, EthPort, EthQueue, MbufBurst, Mempool, PacketPort};
 use frames::{FrameSpec, ETHERTYPE_TEST};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -20,8 +23,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use switch::wire::MacAddr;
 
-const USAGE: &str =
-    "dp-traffic [EAL options] -- --vhost-user PATH... [--step SPEC]... [--blast SECS] [--json]";
+/// Descriptors per virtio ring (virtio_user's own default): small rings keep the buffers in
+/// flight, and so the generator's working set, inside the L2 cache.
+const RING: u16 = 256;
+
+const USAGE: &str = "dp-traffic [EAL options] -- --vhost-user PATH... [--step SPEC]... \
+[--duration SECS [--size BYTES|imix] [--flows N] [--rate PPS] [--warmup SECS]] [--json]";
 
 #[derive(Parser, Debug)]
 #[command(name = "dp-traffic", override_usage = USAGE, about = "Guest-side traffic tool for the dataplane's vhost-user ports")]
@@ -41,13 +48,36 @@ struct Args {
     link_timeout: u64,
     /// Pause after the links are up, before the first frame, in milliseconds.
     #[arg(long, default_value_t = 500)]
-    warmup_ms: u64,
-    /// After the steps, send as fast as possible for SECS seconds, port i to port i+1.
-    #[arg(long, value_name = "SECS")]
-    blast: Option<f64>,
-    /// Frame size for --blast, in bytes (without FCS).
-    #[arg(long, default_value_t = 64)]
-    blast_size: usize,
+    link_settle_ms: u64,
+    /// After the steps, run the generator: traffic both ways between the two ports, counted
+    /// for SECS seconds (after learning and --warmup).
+    #[arg(long, value_name = "SECS", alias = "blast")]
+    duration: Option<f64>,
+    /// Generator: uncounted traffic before the measured window, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    warmup: f64,
+    /// Generator: frame size in bytes without FCS (60..=1518), or "imix" (7x64, 4x576, 1x1518).
+    #[arg(
+        long,
+        value_name = "BYTES|imix",
+        default_value = "64",
+        alias = "blast-size"
+    )]
+    size: String,
+    /// Generator: distinct MAC pairs (flows); the switch learns two MACs per flow.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    flows: u32,
+    /// Generator: frames per second per direction (e.g. 500000, 2.5M, 800k); default: as
+    /// fast as the ports take them.
+    #[arg(long, value_name = "PPS")]
+    rate: Option<String>,
+    /// Generator: compare every payload byte of every received frame (costs generator speed);
+    /// by default the tag, addresses, length and last 8 bytes are checked.
+    #[arg(long)]
+    verify_payload: bool,
+    /// Generator: no progress line every second.
+    #[arg(long)]
+    quiet: bool,
     /// Print the result as JSON on stdout (human-readable text goes to stderr then).
     #[arg(long)]
     json: bool,
@@ -91,25 +121,14 @@ struct StepResult {
     received: Vec<PortRx>,
 }
 
-#[derive(Serialize, Debug, Default)]
-struct BlastResult {
-    seconds: f64,
-    size: usize,
-    sent: u64,
-    received: u64,
-    lost: u64,
-    tx_ring_full: u64,
-    rx_mpps: f64,
-    rx_gbps: f64,
-}
-
 #[derive(Serialize, Debug)]
 struct Report {
     sockets: Vec<String>,
     steps: Vec<StepResult>,
     /// Frames that were not from any step (runts, other traffic), per port.
     foreign: Vec<u64>,
-    blast: Option<BlastResult>,
+    /// The generator's results (with --duration).
+    generator: Option<gen::GenReport>,
 }
 
 fn parse_step(s: &str) -> Result<Step, String> {
@@ -158,6 +177,8 @@ struct Rig {
     /// Queue pair 0 of each port, the only handles that poll them.
     queues: Vec<EthQueue>,
     pool: Mempool,
+    /// The generator's transmit buffers, kept until the ports that hold some are closed.
+    tx_pool: Option<Mempool>,
     foreign: Vec<u64>,
     scratch: Vec<u8>,
 }
@@ -259,111 +280,6 @@ struct StepState {
     seen: Vec<Vec<bool>>,
 }
 
-fn port_mac(i: usize) -> MacAddr {
-    MacAddr([0x02, 0, 0, 0, 0x01, i as u8 + 1])
-}
-
-fn blast(
-    rig: &mut Rig,
-    secs: f64,
-    size: usize,
-    human: &mut dyn std::io::Write,
-) -> Result<BlastResult, String> {
-    let n = rig.ports.len();
-    if n < 2 {
-        return Err("--blast needs at least two --vhost-user ports".into());
-    }
-    // Learning round: one broadcast from each port's MAC, so the switch knows them all.
-    for i in 0..n {
-        let mut m = rig.pool.alloc().ok_or("mbuf pool exhausted")?;
-        let spec = FrameSpec {
-            src: port_mac(i),
-            dst: MacAddr::BROADCAST,
-            size: 64,
-            ethertype: ETHERTYPE_TEST,
-        };
-        frames::build(m.append(64).ok_or("mbuf too small")?, &spec, u16::MAX, 0);
-        let mut b = MbufBurst::new();
-        let _ = b.push(m);
-        rig.queues[i].tx_burst(&mut b);
-    }
-    drain_for(rig, Duration::from_millis(300));
-
-    let hz = tsc_hz().max(1);
-    let mut res = BlastResult {
-        seconds: secs,
-        size,
-        ..Default::default()
-    };
-    let mut rx_bytes = 0u64;
-
-    let mut burst = MbufBurst::new();
-    let start = tsc_now();
-    let end = start + (secs * hz as f64) as u64;
-    let mut next_report = start + hz;
-    let (mut last_sent, mut last_rx) = (0u64, 0u64);
-    loop {
-        let now = tsc_now();
-        if now >= end {
-            break;
-        }
-        for i in 0..n {
-            let spec = FrameSpec {
-                src: port_mac(i),
-                dst: port_mac((i + 1) % n),
-                size,
-                ethertype: ETHERTYPE_TEST,
-            };
-            while !burst.is_full() {
-                let Some(mut m) = rig.pool.alloc() else { break };
-                let Some(buf) = m.append(size as u16) else {
-                    break;
-                };
-                frames::build(
-                    &mut buf[..size.min(frames::MIN_TAGGED_LEN)],
-                    &FrameSpec {
-                        size: size.min(frames::MIN_TAGGED_LEN),
-                        ..spec
-                    },
-                    u16::MAX - 1,
-                    0,
-                );
-                let _ = burst.push(m);
-            }
-            res.sent += rig.queues[i].tx_burst(&mut burst) as u64;
-            res.tx_ring_full += burst.clear() as u64;
-            res.received += rig.poll(|_, bytes| rx_bytes += bytes.len() as u64) as u64;
-        }
-        if now >= next_report {
-            let _ = writeln!(
-                human,
-                "blast t={:.0}s tx={:.3} Mpps rx={:.3} Mpps",
-                (now - start) as f64 / hz as f64,
-                (res.sent - last_sent) as f64 / 1e6,
-                (res.received - last_rx) as f64 / 1e6
-            );
-            last_sent = res.sent;
-            last_rx = res.received;
-            next_report += hz;
-        }
-    }
-    // Collect what is still in flight.
-    let t0 = Instant::now();
-    let mut quiet = Instant::now();
-    while quiet.elapsed() < Duration::from_millis(200) && t0.elapsed() < Duration::from_secs(2) {
-        let got = rig.poll(|_, bytes| rx_bytes += bytes.len() as u64);
-        if got > 0 {
-            quiet = Instant::now();
-        }
-        res.received += got as u64;
-    }
-    res.lost = res.sent.saturating_sub(res.received);
-    res.rx_mpps = res.received as f64 / secs / 1e6;
-    // On-the-wire rate: frame + 4 B FCS + 20 B preamble and inter-frame gap.
-    res.rx_gbps = (rx_bytes + res.received * 24) as f64 * 8.0 / secs / 1e9;
-    Ok(res)
-}
-
 fn drain_for(rig: &mut Rig, d: Duration) {
     let t = Instant::now();
     while t.elapsed() < d {
@@ -387,30 +303,77 @@ fn parse_steps(args: &Args) -> Result<Vec<Step>, String> {
             ));
         }
     }
-    if !(frames::MIN_TAGGED_LEN..=2048).contains(&args.blast_size) {
-        return Err(format!(
-            "--blast-size {}: must be {}..=2048 bytes",
-            args.blast_size,
-            frames::MIN_TAGGED_LEN
-        ));
-    }
-    if let Some(secs) = args.blast {
-        if !(secs > 0.0 && secs <= 3600.0) {
-            return Err(format!(
-                "--blast {secs}: must be more than 0 and at most 3600 seconds"
-            ));
-        }
-    }
     Ok(steps)
 }
 
-fn run(args: &Args, steps: Vec<Step>, human: &mut dyn std::io::Write) -> Result<Report, String> {
+/// Checks the generator's flags (before EAL); `None` without --duration.
+fn parse_gen(args: &Args) -> Result<Option<gen::GenOptions>, String> {
+    let Some(duration) = args.duration else {
+        return Ok(None);
+    };
+    if !(duration > 0.0 && duration <= 3600.0) {
+        return Err(format!(
+            "--duration {duration}: give more than 0 and at most 3600 seconds"
+        ));
+    }
+    if !(0.0..=600.0).contains(&args.warmup) {
+        return Err(format!("--warmup {}: give 0 to 600 seconds", args.warmup));
+    }
+    if !(1..=1_000_000).contains(&args.flows) {
+        return Err(format!(
+            "--flows {}: give 1 to 1000000 MAC pairs",
+            args.flows
+        ));
+    }
+    if args.sockets.len() != 2 {
+        return Err(format!(
+            "--duration: the generator sends between exactly two ports; got {} --vhost-user",
+            args.sockets.len()
+        ));
+    }
+    let rate = match &args.rate {
+        None => None,
+        Some(r) => Some(parse_rate(r)?),
+    };
+    Ok(Some(gen::GenOptions {
+        duration,
+        warmup: args.warmup,
+        sizes: genframe::SizeMix::parse(&args.size)?,
+        flows: args.flows,
+        rate,
+        verify_payload: args.verify_payload,
+        progress: !args.quiet,
+    }))
+}
+
+/// "500000", "800k", "2.5M" frames per second.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v * mult >= 1.0 && v * mult <= 1e9 => Ok(v * mult),
+        _ => Err(format!(
+            "--rate {s:?}: give frames per second per direction, 1 to 1G, e.g. 500000, 800k or 2.5M"
+        )),
+    }
+}
+
+fn run(
+    args: &Args,
+    steps: Vec<Step>,
+    gen_opts: Option<&gen::GenOptions>,
+    human: &mut dyn std::io::Write,
+) -> Result<Report, String> {
     let pool = Mempool::new_pktmbuf("traffic_mbufs", 16383, 256, Mempool::DEFAULT_DATA_ROOM, -1)
         .map_err(|e| e.to_string())?;
     let mut ports = Vec::new();
     for (i, path) in args.sockets.iter().enumerate() {
         let mut devargs = format!(
-            "virtio_user{i},path={},queues=1,queue_size=1024",
+            "virtio_user{i},path={},queues=1,queue_size={RING}",
             path.display()
         );
         if args.server {
@@ -420,7 +383,7 @@ fn run(args: &Args, steps: Vec<Step>, human: &mut dyn std::io::Write) -> Result<
         }
         let mut p = EthPort::probe(&devargs, &format!("virtio_user{i}"))
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        p.configure(1024, 1024, &pool)
+        p.configure(RING, RING, &pool)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         p.start().map_err(|e| format!("{}: {e}", path.display()))?;
         ports.push(p);
@@ -452,10 +415,11 @@ fn run(args: &Args, steps: Vec<Step>, human: &mut dyn std::io::Write) -> Result<
         ports,
         queues,
         pool,
+        tx_pool: None,
         foreign: vec![0; n_ports],
         scratch: Vec::new(),
     };
-    drain_for(&mut rig, Duration::from_millis(args.warmup_ms));
+    drain_for(&mut rig, Duration::from_millis(args.link_settle_ms));
     rig.foreign.iter_mut().for_each(|f| *f = 0);
 
     let mut states: Vec<StepState> = steps
@@ -503,22 +467,12 @@ fn run(args: &Args, steps: Vec<Step>, human: &mut dyn std::io::Write) -> Result<
             got.join(" ")
         );
     }
-    let blast = match args.blast {
-        Some(secs) => {
-            let r = blast(&mut rig, secs, args.blast_size, human)?;
-            let _ = writeln!(
-                human,
-                "blast: {} B frames for {:.1} s: sent {} received {} lost {} ({:.3}%), {:.3} Mpps, {:.2} Gbit/s on the wire (tx ring full {})",
-                r.size,
-                r.seconds,
-                r.sent,
-                r.received,
-                r.lost,
-                if r.sent == 0 { 0.0 } else { 100.0 * r.lost as f64 / r.sent as f64 },
-                r.rx_mpps,
-                r.rx_gbps,
-                r.tx_ring_full
-            );
+    let generator = match gen_opts {
+        Some(opts) => {
+            let pool = gen::prefilled_pool()?;
+            let r = gen::run(&mut rig.queues, &pool, opts, human)?;
+            rig.tx_pool = Some(pool);
+            gen::print_table(human, &r);
             Some(r)
         }
         None => None,
@@ -546,18 +500,20 @@ fn run(args: &Args, steps: Vec<Step>, human: &mut dyn std::io::Write) -> Result<
             })
             .collect(),
         foreign: rig.foreign.clone(),
-        blast,
+        generator,
     };
     // Ports close (their drop) before the pool is freed.
     let Rig {
         ports,
         queues,
         pool,
+        tx_pool,
         ..
     } = rig;
     drop(queues);
     drop(ports);
     drop(pool);
+    drop(tx_pool);
     Ok(report)
 }
 
@@ -572,7 +528,8 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let steps = match parse_steps(&args) {
+    let checked = parse_steps(&args).and_then(|s| Ok((s, parse_gen(&args)?)));
+    let (steps, gen_opts) = match checked {
         Ok(s) => s,
         Err(e) => {
             eprintln!("dp-traffic: error: {e}");
@@ -589,7 +546,7 @@ fn main() -> ExitCode {
     let mut stderr = std::io::stderr();
     let mut stdout = std::io::stdout();
     let human: &mut dyn std::io::Write = if args.json { &mut stderr } else { &mut stdout };
-    let result = run(&args, steps, human);
+    let result = run(&args, steps, gen_opts.as_ref(), human);
     drop(eal);
     match result {
         Ok(report) => {

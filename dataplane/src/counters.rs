@@ -110,10 +110,141 @@ impl PortCountersSnapshot {
     }
 }
 
-/// The worker's self-measurement: loop iterations and how many of them found work.
+/// The worker's self-measurement, in the spirit of OVS's `pmd-perf-show`: how its TSC cycles
+/// split between loops that found packets (busy) and loops that did not (idle), and how many
+/// packets each receive call brought. Published by the worker every few dozen loops.
 #[repr(align(64))]
 #[derive(Default)]
 pub struct WorkerCounters {
     pub iterations: AtomicU64,
     pub busy_iterations: AtomicU64,
+    /// TSC cycles spent in loops that received at least one packet.
+    pub busy_cycles: AtomicU64,
+    /// TSC cycles spent in loops that received nothing.
+    pub idle_cycles: AtomicU64,
+    /// Packets received (all ports).
+    pub rx_packets: AtomicU64,
+    /// Receive calls that returned at least one packet.
+    pub rx_bursts: AtomicU64,
+}
+
+/// A plain copy of [`WorkerCounters`], with the derived figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerSnapshot {
+    pub iterations: u64,
+    pub busy_iterations: u64,
+    pub busy_cycles: u64,
+    pub idle_cycles: u64,
+    pub rx_packets: u64,
+    pub rx_bursts: u64,
+}
+
+impl WorkerCounters {
+    pub fn snapshot(&self) -> WorkerSnapshot {
+        WorkerSnapshot {
+            iterations: self.iterations.load(Relaxed),
+            busy_iterations: self.busy_iterations.load(Relaxed),
+            busy_cycles: self.busy_cycles.load(Relaxed),
+            idle_cycles: self.idle_cycles.load(Relaxed),
+            rx_packets: self.rx_packets.load(Relaxed),
+            rx_bursts: self.rx_bursts.load(Relaxed),
+        }
+    }
+}
+
+impl WorkerSnapshot {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &WorkerSnapshot) -> WorkerSnapshot {
+        WorkerSnapshot {
+            iterations: self.iterations.saturating_sub(earlier.iterations),
+            busy_iterations: self.busy_iterations.saturating_sub(earlier.busy_iterations),
+            busy_cycles: self.busy_cycles.saturating_sub(earlier.busy_cycles),
+            idle_cycles: self.idle_cycles.saturating_sub(earlier.idle_cycles),
+            rx_packets: self.rx_packets.saturating_sub(earlier.rx_packets),
+            rx_bursts: self.rx_bursts.saturating_sub(earlier.rx_bursts),
+        }
+    }
+
+    /// Share of cycles spent in loops with packets, in percent.
+    pub fn busy_pct(&self) -> f64 {
+        let total = self.busy_cycles + self.idle_cycles;
+        if total == 0 {
+            0.0
+        } else {
+            100.0 * self.busy_cycles as f64 / total as f64
+        }
+    }
+
+    /// Busy cycles per received packet: what one packet costs the worker, all of its
+    /// processing (rx, switching, tx) included.
+    pub fn cycles_per_packet(&self) -> f64 {
+        if self.rx_packets == 0 {
+            0.0
+        } else {
+            self.busy_cycles as f64 / self.rx_packets as f64
+        }
+    }
+
+    /// Packets per non-empty receive call (at most the burst size, 32).
+    pub fn packets_per_burst(&self) -> f64 {
+        if self.rx_bursts == 0 {
+            0.0
+        } else {
+            self.rx_packets as f64 / self.rx_bursts as f64
+        }
+    }
+
+    /// The `key=value` fields of a stats line.
+    pub fn fields(&self) -> String {
+        format!(
+            "loops={} busy_loops={} busy_cycles={} idle_cycles={} busy_pct={:.1} rx_packets={} rx_bursts={} pkts_per_burst={:.1} cycles_per_pkt={:.1}",
+            self.iterations,
+            self.busy_iterations,
+            self.busy_cycles,
+            self.idle_cycles,
+            self.busy_pct(),
+            self.rx_packets,
+            self.rx_bursts,
+            self.packets_per_burst(),
+            self.cycles_per_packet()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_worker_figures() {
+        let a = WorkerSnapshot {
+            iterations: 100,
+            busy_iterations: 10,
+            busy_cycles: 3_000,
+            idle_cycles: 1_000,
+            rx_packets: 200,
+            rx_bursts: 10,
+        };
+        let b = WorkerSnapshot {
+            iterations: 300,
+            busy_iterations: 60,
+            busy_cycles: 13_000,
+            idle_cycles: 1_000,
+            rx_packets: 1_200,
+            rx_bursts: 60,
+        };
+        let d = b.since(&a);
+        assert_eq!(d.busy_pct(), 100.0);
+        assert_eq!(d.cycles_per_packet(), 10.0);
+        assert_eq!(d.packets_per_burst(), 20.0);
+        assert_eq!(a.busy_pct(), 75.0);
+        assert!(a.fields().contains("cycles_per_pkt=15.0"));
+        assert!(a.fields().contains("pkts_per_burst=20.0"));
+        // Nothing happened: no division by zero.
+        let z = WorkerSnapshot::default();
+        assert_eq!(
+            (z.busy_pct(), z.cycles_per_packet(), z.packets_per_burst()),
+            (0.0, 0.0, 0.0)
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //! bridge, launch the poll loop on a worker lcore, print counters on the main lcore, and on
 //! quit stop everything in an order that returns every mbuf to the pool.
 
-use crate::counters::{PortCounters, PortCountersSnapshot, PortDrop, WorkerCounters};
+use crate::counters::{
+    PortCounters, PortCountersSnapshot, PortDrop, WorkerCounters, WorkerSnapshot,
+};
 use crate::worker::{Worker, WorkerPort};
 use dpdk::{Eal, EthPort, EthQueue, Mempool, PortStats};
 use pmd_config::{Config, PortKind, VhostMode, VHOST_DEVICE_PREFIX};
@@ -182,6 +184,7 @@ pub fn run(
 
     let started = Instant::now();
     let mut last = Sample::take(&ports, &bridge_counters);
+    let mut last_worker = worker_counters.snapshot();
     while !quit.load(Ordering::Relaxed) {
         std::thread::sleep(TICK);
         for p in &ports {
@@ -202,7 +205,9 @@ pub fn run(
                     &cfg.bridge.name,
                     None,
                 );
-                print_worker("stats", worker_lcore, &worker_counters);
+                let worker_now = worker_counters.snapshot();
+                print_worker("stats", worker_lcore, &worker_now, Some(&last_worker));
+                last_worker = worker_now;
                 last = now;
             }
         }
@@ -231,7 +236,7 @@ pub fn run(
         &cfg.bridge.name,
         Some(&pmd),
     );
-    print_worker("final", worker_lcore, &worker_counters);
+    print_worker("final", worker_lcore, &worker_counters.snapshot(), None);
 
     for p in ports {
         let OpenPort {
@@ -398,13 +403,8 @@ fn print_stats(
     let _ = out.flush();
 }
 
-fn print_worker(tag: &str, lcore: u32, c: &WorkerCounters) {
-    let loops = c.iterations.load(Ordering::Relaxed);
-    let busy = c.busy_iterations.load(Ordering::Relaxed);
-    let pct = if loops == 0 {
-        0.0
-    } else {
-        100.0 * busy as f64 / loops as f64
-    };
-    println!("{tag} worker lcore={lcore} loops={loops} busy_loops={busy} busy_pct={pct:.1}");
+/// The worker's loop figures: over the last interval for `stats`, since start for `final`.
+fn print_worker(tag: &str, lcore: u32, now: &WorkerSnapshot, since: Option<&WorkerSnapshot>) {
+    let w = since.map_or(*now, |then| now.since(then));
+    println!("{tag} worker lcore={lcore} {}", w.fields());
 }

@@ -4,7 +4,7 @@
 //! No allocation, locks, syscalls or logging happen in here; the only shared writes are the
 //! single-writer counters.
 
-use crate::counters::{bump, PortCounters, PortDrop, WorkerCounters};
+use crate::counters::{bump, PortCounters, PortDrop, WorkerCounters, WorkerSnapshot};
 use dpdk::{tsc_now, Mbuf, MbufBurst, PacketPort};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -83,48 +83,71 @@ impl<P: PacketPort> Worker<P> {
     pub fn run(mut self) -> Self {
         assert!(self.ports.len() <= MAX_PORTS, "at most {MAX_PORTS} ports");
         let mut rx = MbufBurst::new();
-        let mut iterations: u64 = 0;
-        let mut busy: u64 = 0;
+        let mut perf = WorkerSnapshot::default();
+        // One TSC read per loop: it ends this loop's measurement, starts the next one's, and
+        // is the bridge's clock for the frames of the next loop.
+        let mut loop_start = tsc_now();
         while !self.quit.load(Relaxed) {
             let mut pending: u32 = 0;
+            let mut received = 0u64;
             for ingress in 0..self.ports.len() {
                 let n = self.ports[ingress].io.rx_burst(&mut rx);
                 if n == 0 {
                     continue;
                 }
+                received += n as u64;
+                perf.rx_bursts += 1;
                 bump(&self.ports[ingress].counters.rx, n as u64);
-                pending |= self.switch_burst(ingress as PortId, &mut rx);
+                pending |= self.switch_burst(ingress as PortId, &mut rx, loop_start);
             }
             // One tx burst per port per loop, with everything every ingress port sent it:
             // fewer, fuller bursts mean fewer guest notifications.
-            busy += (pending != 0) as u64;
             while pending != 0 {
                 let out = pending.trailing_zeros() as usize;
                 pending &= pending - 1;
                 self.ports[out].flush();
             }
-            iterations += 1;
-            if iterations.is_multiple_of(HOUSEKEEPING_EVERY) {
-                self.bridge.maintain(tsc_now());
-                self.counters.iterations.store(iterations, Relaxed);
-                self.counters.busy_iterations.store(busy, Relaxed);
+            perf.iterations += 1;
+            if perf.iterations.is_multiple_of(HOUSEKEEPING_EVERY) {
+                self.bridge.maintain(loop_start);
+                self.publish(&perf);
             }
+            let now = tsc_now();
+            let spent = now.wrapping_sub(loop_start);
+            if received > 0 {
+                perf.busy_iterations += 1;
+                perf.busy_cycles += spent;
+                perf.rx_packets += received;
+            } else {
+                perf.idle_cycles += spent;
+            }
+            loop_start = now;
         }
-        self.counters.iterations.store(iterations, Relaxed);
-        self.counters.busy_iterations.store(busy, Relaxed);
+        self.publish(&perf);
         self
+    }
+
+    /// Makes the loop's own figures visible to the main lcore (plain stores: this thread is
+    /// the only writer).
+    fn publish(&self, perf: &WorkerSnapshot) {
+        let c = &self.counters;
+        c.iterations.store(perf.iterations, Relaxed);
+        c.busy_iterations.store(perf.busy_iterations, Relaxed);
+        c.busy_cycles.store(perf.busy_cycles, Relaxed);
+        c.idle_cycles.store(perf.idle_cycles, Relaxed);
+        c.rx_packets.store(perf.rx_packets, Relaxed);
+        c.rx_bursts.store(perf.rx_bursts, Relaxed);
     }
 
     /// Switches one received burst into the per-port tx buffers; returns the set of ports
     /// it queued frames on.
     #[inline]
-    fn switch_burst(&mut self, ingress: PortId, rx: &mut MbufBurst) -> u32 {
+    fn switch_burst(&mut self, ingress: PortId, rx: &mut MbufBurst, now: u64) -> u32 {
         for i in 0..rx.len() {
             if let Some(m) = rx.get(i) {
                 m.prefetch_data();
             }
         }
-        let now = tsc_now();
         let mut pending = 0u32;
         for m in rx.drain() {
             match self.bridge.process(ingress, m.data(), now) {

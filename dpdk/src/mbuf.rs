@@ -164,6 +164,22 @@ impl Mbuf {
     }
 }
 
+impl Mbuf {
+    /// Asks the CPU to fetch the packet's first cache line for writing (PREFETCHW), so a
+    /// line last read by another core is claimed before the write that needs it.
+    #[inline]
+    pub fn prefetch_data_for_write(&self) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: PREFETCHW never faults and changes no architectural state; the address is
+        // computed from the mbuf header we own.
+        unsafe {
+            let m = self.raw.as_ptr();
+            let p = ((*m).buf_addr as *const u8).add((*m).data_off as usize);
+            std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, readonly, preserves_flags));
+        }
+    }
+}
+
 impl Drop for Mbuf {
     #[inline]
     fn drop(&mut self) {
@@ -229,6 +245,17 @@ impl MbufBurst {
             // SAFETY: slots[..len] are non-NULL owned mbufs; Mbuf is a transparent-sized
             // NonNull wrapper, so a &*mut rte_mbuf can be viewed as &Mbuf.
             Some(unsafe { &*(&self.slots[i] as *const *mut rte_mbuf as *const Mbuf) })
+        } else {
+            None
+        }
+    }
+
+    /// Mutable borrow of mbuf `i` (< len), to fill a freshly allocated burst.
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Mbuf> {
+        if i < self.len {
+            // SAFETY: as in `get`; &mut self makes the borrow unique.
+            Some(unsafe { &mut *(&mut self.slots[i] as *mut *mut rte_mbuf as *mut Mbuf) })
         } else {
             None
         }

@@ -1,5 +1,5 @@
 use crate::error::{Error, Result};
-use crate::mbuf::Mbuf;
+use crate::mbuf::{Mbuf, MbufBurst, BURST_SIZE};
 use std::ffi::CString;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -81,6 +81,29 @@ impl Mempool {
         let m = unsafe { dpdk_sys::shim_pktmbuf_alloc(self.as_ptr()) };
         // SAFETY: m is NULL or an owned mbuf.
         unsafe { Mbuf::from_raw(m) }
+    }
+}
+
+impl Mempool {
+    /// Fills the empty `burst` with `n` (at most [`BURST_SIZE`]) fresh mbufs in one call: all
+    /// of them, or none (returns false) when the pool has fewer left.
+    pub fn alloc_bulk(&self, burst: &mut MbufBurst, n: usize) -> bool {
+        assert!(burst.is_empty(), "alloc_bulk fills an empty burst");
+        let n = n.min(BURST_SIZE);
+        if n == 0 {
+            return true;
+        }
+        // SAFETY: the pool is alive; the burst's slot array has room for BURST_SIZE >= n
+        // pointers; on success every one of the n slots holds a fresh mbuf we now own.
+        let rc = unsafe {
+            dpdk_sys::shim_pktmbuf_alloc_bulk(self.as_ptr(), burst.raw_slots(), n as u32)
+        };
+        if rc != 0 {
+            return false;
+        }
+        // SAFETY: the call above filled slots[..n].
+        unsafe { burst.set_len(n) };
+        true
     }
 }
 

@@ -1,0 +1,589 @@
+//! The generator and sink: two guest ports, traffic both ways (port 0 -> port 1 and back),
+//! one busy loop on one lcore that sends a burst per direction, receives on both ports and
+//! checks every frame.
+//!
+//! A run is three phases: *learn* (one frame per flow and direction, so the switch knows
+//! every MAC before anything is counted), *warm-up* (full traffic, not counted), *measure*
+//! (counted). Frames carry their phase, so frames of one phase that arrive during the next
+//! are never miscounted. After the measured window the generator stops sending and drains.
+
+use crate::genframe::{self, Phase, RxError, SizeMix, Tag};
+use dpdk::{tsc_hz, tsc_now, EthQueue, MbufBurst, Mempool, PacketPort, BURST_SIZE};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::io::Write;
+
+/// What to send.
+#[derive(Clone, Debug)]
+pub struct GenOptions {
+    /// Length of the measured window, in seconds.
+    pub duration: f64,
+    /// Uncounted traffic before it, in seconds.
+    pub warmup: f64,
+    pub sizes: SizeMix,
+    /// Distinct MAC pairs: flow i is MAC (side 0, i) <-> MAC (side 1, i).
+    pub flows: u32,
+    /// Frames per second per direction; `None` sends as fast as the ports take them.
+    pub rate: Option<f64>,
+    /// Compare every payload byte of every frame (slower), not only the tag and the tail.
+    pub verify_payload: bool,
+    /// Print a progress line every second.
+    pub progress: bool,
+}
+
+/// Mbufs of the transmit pool (pre-filled with the payload pattern).
+const TX_POOL: u32 = 16383;
+/// After the last frame is sent, receive until nothing arrived for this long.
+const DRAIN_QUIET_SECS: f64 = 0.1;
+const DRAIN_MAX_SECS: f64 = 2.0;
+
+/// One direction's results over the measured window.
+#[derive(Serialize, Debug, Clone)]
+pub struct DirReport {
+    pub direction: String,
+    pub sent: u64,
+    pub received: u64,
+    /// Sent in the window but never received.
+    pub lost: u64,
+    pub loss_pct: f64,
+    /// Frames that arrived after a later frame of the same flow (reordered or duplicated).
+    pub late: u64,
+    /// Frames whose tag, addresses, length or payload were wrong.
+    pub corrupt: u64,
+    /// Good frames that arrived on the port they were sent from.
+    pub misdelivered: u64,
+    /// Times the transmit ring was full (the frames were sent later, not lost).
+    pub tx_ring_full: u64,
+    pub tx_mpps: f64,
+    pub rx_mpps: f64,
+    /// Received bits per second on the wire (frame + FCS + preamble + inter-frame gap).
+    pub rx_gbps: f64,
+    pub latency_us: Latency,
+}
+
+/// One-way latency from the sender's TSC stamp to the receiver's, microseconds.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct Latency {
+    pub samples: u64,
+    pub min: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct GenReport {
+    pub size: String,
+    pub flows: u32,
+    /// MAC addresses the switch has to learn: two per flow.
+    pub macs: u64,
+    pub target_pps_per_direction: Option<f64>,
+    pub warmup_s: f64,
+    pub seconds: f64,
+    pub directions: Vec<DirReport>,
+    /// Both directions together.
+    pub rx_mpps: f64,
+    pub rx_gbps: f64,
+    pub lost: u64,
+    pub corrupt: u64,
+    /// Frames that were not the generator's (per port), any phase.
+    pub foreign: Vec<u64>,
+    /// Learning frames received (both directions), out of 2 x flows sent.
+    pub learn_received: u64,
+}
+
+/// Per-direction sending state.
+struct TxDir {
+    port: usize,
+    /// Frames sent so far (all phases); frame k belongs to flow `k % flows`.
+    frames: u64,
+    /// Frames sent in the current phase (for pacing) and in the measured window.
+    sent_in_phase: u64,
+    sent_measured: u64,
+    ring_full: u64,
+    /// The next full burst, allocated and prefetched ahead (see `send`).
+    staged: MbufBurst,
+}
+
+/// Per-direction receiving state (frames of direction d arrive on port 1 - d).
+struct RxDir {
+    /// Per flow: the next flow sequence number expected (highest seen + 1).
+    next_flow_seq: Vec<u64>,
+    received: u64,
+    bytes: u64,
+    late: u64,
+    corrupt: u64,
+    misdelivered: u64,
+    learn_received: u64,
+    /// Latency in TSC ticks.
+    latency: Histogram<u64>,
+}
+
+struct Progress {
+    at: u64,
+    sent: [u64; 2],
+    received: [u64; 2],
+}
+
+/// Runs the three phases over `queues` (exactly two) and returns the measured results.
+pub fn run(
+    queues: &mut [EthQueue],
+    tx_pool: &Mempool,
+    opts: &GenOptions,
+    human: &mut dyn Write,
+) -> Result<GenReport, String> {
+    if queues.len() != 2 {
+        return Err("the generator needs exactly two --vhost-user ports".into());
+    }
+    let hz = tsc_hz().max(1);
+    let schedule = genframe::SizeMix::schedule(&opts.sizes);
+    let flows = opts.flows.max(1);
+    let mut tx: Vec<TxDir> = (0..2)
+        .map(|d| TxDir {
+            port: d,
+            frames: 0,
+            sent_in_phase: 0,
+            sent_measured: 0,
+            ring_full: 0,
+            staged: MbufBurst::new(),
+        })
+        .collect();
+    let mut rx: Vec<RxDir> = (0..2)
+        .map(|_| {
+            Ok(RxDir {
+                next_flow_seq: vec![0; flows as usize],
+                received: 0,
+                bytes: 0,
+                late: 0,
+                corrupt: 0,
+                misdelivered: 0,
+                learn_received: 0,
+                latency: Histogram::new_with_bounds(1, hz.saturating_mul(10).max(2), 3)
+                    .map_err(|e| format!("latency histogram: {e}"))?,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    let mut foreign = [0u64; 2];
+    let mut sink = Sink {
+        flows: flows as u64,
+        verify_payload: opts.verify_payload,
+        burst: MbufBurst::new(),
+    };
+
+    // Learn: every flow once per direction, as fast as the ports take it; then drain.
+    while tx.iter().any(|d| d.frames < flows as u64) {
+        for d in 0..2 {
+            let left = (flows as u64).saturating_sub(tx[d].frames);
+            send(
+                &mut queues[tx[d].port],
+                tx_pool,
+                &mut tx[d],
+                d as u8,
+                Phase::Learn,
+                left,
+                &schedule,
+                flows,
+            )?;
+        }
+        for (p, q) in queues.iter_mut().enumerate() {
+            sink.receive(q, p, &mut rx, &mut foreign);
+        }
+    }
+    drain(queues, &mut sink, &mut rx, &mut foreign, hz);
+
+    // Warm-up, then the measured window, in one loop so the pipeline never empties between.
+    let warmup_ticks = (opts.warmup * hz as f64) as u64;
+    let measure_ticks = (opts.duration * hz as f64) as u64;
+    let started = tsc_now();
+    let measure_from = started + warmup_ticks;
+    let measure_to = measure_from + measure_ticks;
+    let mut phase = if warmup_ticks == 0 {
+        Phase::Measure
+    } else {
+        Phase::Warmup
+    };
+    let mut phase_start = started;
+    let ticks_per_frame = opts.rate.map(|r| hz as f64 / r);
+    let mut progress = Progress {
+        at: started,
+        sent: [0; 2],
+        received: [0; 2],
+    };
+    loop {
+        let now = tsc_now();
+        if now >= measure_to {
+            break;
+        }
+        if phase == Phase::Warmup && now >= measure_from {
+            phase = Phase::Measure;
+            phase_start = now;
+            tx.iter_mut().for_each(|d| d.sent_in_phase = 0);
+        }
+        for d in 0..2 {
+            let budget = match ticks_per_frame {
+                None => BURST_SIZE as u64,
+                Some(t) => {
+                    let due = ((now - phase_start) as f64 / t) as u64;
+                    due.saturating_sub(tx[d].sent_in_phase)
+                        .min(BURST_SIZE as u64)
+                }
+            };
+            if budget > 0 {
+                send(
+                    &mut queues[tx[d].port],
+                    tx_pool,
+                    &mut tx[d],
+                    d as u8,
+                    phase,
+                    budget,
+                    &schedule,
+                    flows,
+                )?;
+            }
+        }
+        for (p, q) in queues.iter_mut().enumerate() {
+            sink.receive(q, p, &mut rx, &mut foreign);
+        }
+        if opts.progress && now - progress.at >= hz {
+            report_progress(human, &mut progress, now, started, hz, phase, &tx, &rx);
+        }
+    }
+    let window = (tsc_now() - measure_from) as f64 / hz as f64;
+    drain(queues, &mut sink, &mut rx, &mut foreign, hz);
+    drop(sink);
+    Ok(summarise(opts, flows, window, hz, &tx, &rx, foreign))
+}
+
+/// A transmit pool whose every buffer already holds the payload pattern up to the largest
+/// frame, so a frame costs only its header to build. The ports hold sent buffers until they
+/// close, so the caller keeps the pool until then.
+pub fn prefilled_pool() -> Result<Mempool, String> {
+    let pool = Mempool::new_pktmbuf("gen_tx", TX_POOL, 256, Mempool::DEFAULT_DATA_ROOM, -1)
+        .map_err(|e| e.to_string())?;
+    let mut all = Vec::with_capacity(TX_POOL as usize);
+    while let Some(mut m) = pool.alloc() {
+        let buf = m
+            .append(genframe::MAX_FRAME as u16)
+            .ok_or("an mbuf cannot hold a 1518-byte frame")?;
+        genframe::fill_payload(buf);
+        all.push(m);
+    }
+    // Every buffer comes back reset (data offset = headroom), so the pattern sits where the
+    // next frame's bytes will be.
+    drop(all);
+    Ok(pool)
+}
+
+/// Sends up to `budget` frames of direction `dir` in one burst. Only frames the port took
+/// consume sequence numbers, so a full ring never shows up as loss.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn send(
+    q: &mut EthQueue,
+    pool: &Mempool,
+    d: &mut TxDir,
+    dir: u8,
+    phase: Phase,
+    budget: u64,
+    schedule: &[usize],
+    flows: u32,
+) -> Result<(), String> {
+    let n = budget.min(BURST_SIZE as u64) as usize;
+    if n == 0 {
+        return Ok(());
+    }
+    // The buffers' data lines were last read by the switch on the other CPU, so writing
+    // them waits for that CPU to let go. Full bursts are therefore allocated one call ahead
+    // and their lines claimed (PREFETCHW) then, so the wait overlaps the rest of the loop.
+    let mut burst = MbufBurst::new();
+    if n == BURST_SIZE && d.staged.is_full() {
+        std::mem::swap(&mut burst, &mut d.staged);
+    } else if !pool.alloc_bulk(&mut burst, n) {
+        // Every buffer is on a ring: the peer is not draining. Try again next loop.
+        d.ring_full += 1;
+        return Ok(());
+    }
+    // Frame k of a direction is flow k % flows, round k / flows: flows take turns, so a
+    // flow's own sequence number is the round. Two divisions per burst, none per frame.
+    let flows = flows as u64;
+    let (mut flow, mut round) = (d.frames % flows, d.frames / flows);
+    let mut size_at = (d.frames % schedule.len() as u64) as usize;
+    let now = tsc_now();
+    for i in 0..n {
+        let m = burst.get_mut(i).expect("i < n");
+        let frame = m.append(schedule[size_at] as u16).ok_or("mbuf too small")?;
+        genframe::write_header(
+            frame,
+            &Tag {
+                dir,
+                phase,
+                flow: flow as u32,
+                seq: round,
+                tsc: now,
+            },
+        );
+        flow += 1;
+        if flow == flows {
+            flow = 0;
+            round += 1;
+        }
+        size_at += 1;
+        if size_at == schedule.len() {
+            size_at = 0;
+        }
+    }
+    let sent = q.tx_burst(&mut burst) as u64;
+    if sent < n as u64 {
+        d.ring_full += 1;
+    }
+    // Unsent frames are freed; their sequence numbers are used by the next burst.
+    burst.clear();
+    if n == BURST_SIZE && d.staged.is_empty() && pool.alloc_bulk(&mut d.staged, BURST_SIZE) {
+        for i in 0..BURST_SIZE {
+            if let Some(m) = d.staged.get(i) {
+                m.prefetch_data_for_write();
+            }
+        }
+    }
+    d.frames += sent;
+    d.sent_in_phase += sent;
+    if phase == Phase::Measure {
+        d.sent_measured += sent;
+    }
+    Ok(())
+}
+
+struct Sink {
+    flows: u64,
+    verify_payload: bool,
+    burst: MbufBurst,
+}
+
+impl Sink {
+    /// Receives one burst on `port` and books every frame.
+    #[inline]
+    fn receive(
+        &mut self,
+        q: &mut EthQueue,
+        port: usize,
+        rx: &mut [RxDir],
+        foreign: &mut [u64; 2],
+    ) -> usize {
+        let n = q.rx_burst(&mut self.burst);
+        if n == 0 {
+            return 0;
+        }
+        for i in 0..n {
+            if let Some(m) = self.burst.get(i) {
+                m.prefetch_data();
+            }
+        }
+        let now = tsc_now();
+        // Frames of direction d are sent toward port 1 - d.
+        let expected_dir = 1 - port;
+        for i in 0..n {
+            let m = self.burst.get(i).expect("i < n");
+            let frame = m.data();
+            let tag = match genframe::parse(frame, self.verify_payload) {
+                Ok(t) => t,
+                Err(RxError::Foreign) => {
+                    foreign[port] += 1;
+                    continue;
+                }
+                Err(RxError::Corrupt) => {
+                    rx[expected_dir].corrupt += 1;
+                    continue;
+                }
+            };
+            // The check word covers the length, flow and sequence number as sent, so a
+            // truncated or re-labelled frame already failed above.
+            let r = &mut rx[tag.dir as usize];
+            if tag.dir as usize != expected_dir || tag.flow as u64 >= self.flows {
+                r.misdelivered += 1;
+                continue;
+            }
+            let next = &mut r.next_flow_seq[tag.flow as usize];
+            let late = tag.seq < *next;
+            if !late {
+                *next = tag.seq + 1;
+            }
+            match tag.phase {
+                Phase::Learn => r.learn_received += 1,
+                Phase::Warmup => {}
+                Phase::Measure => {
+                    r.received += 1;
+                    r.bytes += frame.len() as u64;
+                    r.late += late as u64;
+                    r.latency
+                        .saturating_record(now.saturating_sub(tag.tsc).max(1));
+                }
+            }
+        }
+        self.burst.clear();
+        n
+    }
+}
+
+fn drain(
+    queues: &mut [EthQueue],
+    sink: &mut Sink,
+    rx: &mut [RxDir],
+    foreign: &mut [u64; 2],
+    hz: u64,
+) {
+    let start = tsc_now();
+    let mut last_rx = start;
+    let quiet = (DRAIN_QUIET_SECS * hz as f64) as u64;
+    let max = (DRAIN_MAX_SECS * hz as f64) as u64;
+    loop {
+        let now = tsc_now();
+        if now - last_rx > quiet || now - start > max {
+            break;
+        }
+        for (p, q) in queues.iter_mut().enumerate() {
+            if sink.receive(q, p, rx, foreign) > 0 {
+                last_rx = tsc_now();
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report_progress(
+    human: &mut dyn Write,
+    p: &mut Progress,
+    now: u64,
+    started: u64,
+    hz: u64,
+    phase: Phase,
+    tx: &[TxDir],
+    rx: &[RxDir],
+) {
+    let secs = (now - p.at) as f64 / hz as f64;
+    let mut line = format!(
+        "gen t={:.0}s {:<7}",
+        (now - started) as f64 / hz as f64,
+        match phase {
+            Phase::Warmup => "warm-up",
+            _ => "measure",
+        }
+    );
+    for d in 0..2 {
+        let sent = tx[d].frames;
+        let received = rx[d].received;
+        line += &format!(
+            "  {}->{} tx {:.3} rx {:.3} Mpps",
+            d,
+            1 - d,
+            (sent - p.sent[d]) as f64 / secs / 1e6,
+            received.saturating_sub(p.received[d]) as f64 / secs / 1e6
+        );
+        p.sent[d] = sent;
+        p.received[d] = received;
+    }
+    let _ = writeln!(human, "{line}");
+    p.at = now;
+}
+
+fn summarise(
+    opts: &GenOptions,
+    flows: u32,
+    window: f64,
+    hz: u64,
+    tx: &[TxDir],
+    rx: &[RxDir],
+    foreign: [u64; 2],
+) -> GenReport {
+    let window = window.max(1e-9);
+    let us = |ticks: u64| ticks as f64 * 1e6 / hz as f64;
+    let directions: Vec<DirReport> = (0..2)
+        .map(|d| {
+            let (t, r) = (&tx[d], &rx[d]);
+            let lost = t.sent_measured.saturating_sub(r.received);
+            let h = &r.latency;
+            DirReport {
+                direction: format!("{}->{}", d, 1 - d),
+                sent: t.sent_measured,
+                received: r.received,
+                lost,
+                loss_pct: if t.sent_measured == 0 {
+                    0.0
+                } else {
+                    100.0 * lost as f64 / t.sent_measured as f64
+                },
+                late: r.late,
+                corrupt: r.corrupt,
+                misdelivered: r.misdelivered,
+                tx_ring_full: t.ring_full,
+                tx_mpps: t.sent_measured as f64 / window / 1e6,
+                rx_mpps: r.received as f64 / window / 1e6,
+                rx_gbps: (r.bytes + 24 * r.received) as f64 * 8.0 / window / 1e9,
+                latency_us: if h.is_empty() {
+                    Latency::default()
+                } else {
+                    Latency {
+                        samples: h.len(),
+                        min: us(h.min()),
+                        p50: us(h.value_at_quantile(0.5)),
+                        p99: us(h.value_at_quantile(0.99)),
+                        p99_9: us(h.value_at_quantile(0.999)),
+                        max: us(h.max()),
+                    }
+                },
+            }
+        })
+        .collect();
+    GenReport {
+        size: opts.sizes.label(),
+        flows,
+        macs: 2 * flows as u64,
+        target_pps_per_direction: opts.rate,
+        warmup_s: opts.warmup,
+        seconds: window,
+        rx_mpps: directions.iter().map(|d| d.rx_mpps).sum(),
+        rx_gbps: directions.iter().map(|d| d.rx_gbps).sum(),
+        lost: directions.iter().map(|d| d.lost).sum(),
+        corrupt: directions.iter().map(|d| d.corrupt).sum(),
+        directions,
+        foreign: foreign.to_vec(),
+        learn_received: rx.iter().map(|r| r.learn_received).sum(),
+    }
+}
+
+/// The end-of-run table.
+pub fn print_table(out: &mut dyn Write, r: &GenReport) {
+    let _ = writeln!(
+        out,
+        "size {} B, {} flows ({} MACs), {:.2} s measured after {:.1} s warm-up, rate {}",
+        r.size,
+        r.flows,
+        r.macs,
+        r.seconds,
+        r.warmup_s,
+        r.target_pps_per_direction
+            .map(|p| format!("{:.3} Mpps per direction", p / 1e6))
+            .unwrap_or_else(|| "as fast as possible".into())
+    );
+    let _ =
+        writeln!(
+        out,
+        "{:<6} {:>12} {:>12} {:>10} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
+        "dir", "sent", "received", "lost", "loss%", "late", "corrupt", "tx Mpps", "rx Mpps",
+        "Gbit/s", "p50 us", "p99 us", "p99.9 us", "max us"
+    );
+    for d in &r.directions {
+        let l = &d.latency_us;
+        let _ = writeln!(
+            out,
+            "{:<6} {:>12} {:>12} {:>10} {:>8.4} {:>7} {:>7} {:>8.3} {:>8.3} {:>8.2} {:>8.1} {:>8.1} {:>9.1} {:>9.1}",
+            d.direction, d.sent, d.received, d.lost, d.loss_pct, d.late, d.corrupt, d.tx_mpps,
+            d.rx_mpps, d.rx_gbps, l.p50, l.p99, l.p99_9, l.max
+        );
+    }
+    let _ = writeln!(
+        out,
+        "total  rx {:.3} Mpps, {:.2} Gbit/s; lost {}, corrupt {}, foreign {:?}, learning frames received {}",
+        r.rx_mpps, r.rx_gbps, r.lost, r.corrupt, r.foreign, r.learn_received
+    );
+}
