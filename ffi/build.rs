@@ -42,10 +42,12 @@ fn main() {
         .allowlist_function(
             "rte_eal_.*|rte_eth_.*|rte_pktmbuf_.*|rte_mempool_.*|rte_lcore_.*|rte_socket_id|\
              rte_strerror|rte_get_tsc_hz|rte_get_next_lcore|rte_get_main_lcore|rte_dev_probe|\
-             rte_dev_remove|rte_vhost_.*|rte_log_.*|shim_.*",
+             rte_dev_remove|rte_vhost_.*|rte_log_.*|rte_net_get_ptype|shim_.*",
         )
         .allowlist_type("rte_.*")
-        .allowlist_var("RTE_.*")
+        // VIRTIO_NET_F_*: virtio-net feature bit numbers (linux/virtio_net.h, via rte_vhost.h),
+        // for the features a vhost-user port offers or refuses.
+        .allowlist_var("RTE_.*|VIRTIO_NET_F_.*")
         .blocklist_type("max_align_t")
         // rte_flow.h pulls in a packed struct that contains an aligned one (E0588).
         .opaque_type("rte_l2tpv2_combined_msg_hdr")

@@ -11,6 +11,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ether.h>
+#include <rte_net.h>
 #include <rte_ethdev.h>
 #include <rte_vhost.h>
 #include <rte_eth_vhost.h>

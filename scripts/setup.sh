@@ -4,6 +4,10 @@
 set -euo pipefail
 
 need_pkgs=(dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config python3)
+# --bench: what scripts/bench-compare.sh also runs (Open vSwitch with DPDK, ip netns).
+if [ "${1:-}" = "--bench" ]; then
+    need_pkgs+=(openvswitch-switch-dpdk iproute2)
+fi
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -29,8 +29,13 @@ pub struct GenOptions {
     pub verify_payload: bool,
     /// Print a progress line every second.
     pub progress: bool,
+    /// Closed loop with this many frames in flight per direction (see `Sink::reflect`).
+    pub reflect: Option<u32>,
 }
 
+/// Learning frames per direction sent but not yet received back: well inside the receiving
+/// guest's 256-descriptor ring.
+const LEARN_WINDOW: u64 = 128;
 /// Mbufs of the transmit pool (pre-filled with the payload pattern).
 const TX_POOL: u32 = 16383;
 /// After the last frame is sent, receive until nothing arrived for this long.
@@ -79,6 +84,8 @@ pub struct GenReport {
     /// MAC addresses the switch has to learn: two per flow.
     pub macs: u64,
     pub target_pps_per_direction: Option<f64>,
+    /// Closed loop: frames seeded per direction, each received frame sent back.
+    pub reflect: Option<u32>,
     pub warmup_s: f64,
     pub seconds: f64,
     pub directions: Vec<DirReport>,
@@ -168,23 +175,47 @@ pub fn run(
     let mut sink = Sink {
         flows: flows as u64,
         verify_payload: opts.verify_payload,
+        reflect: opts.reflect.is_some(),
+        flow_stride: opts.reflect.unwrap_or(0) as u64 % flows as u64,
         burst: MbufBurst::new(),
     };
 
-    // Learn: every flow once per direction, as fast as the ports take it; then drain.
+    // Learn: every flow once per direction, at most LEARN_WINDOW unanswered frames per
+    // direction at a time (more would overflow the receiving guest's ring, and a lost
+    // learning frame is a MAC the switch does not know); then drain.
+    let stall = hz / 20;
+    let mut progress_at = tsc_now();
+    let mut answered = 0;
     while tx.iter().any(|d| d.frames < flows as u64) {
+        let now = tsc_now();
+        let got: u64 = rx.iter().map(|r| r.learn_received).sum();
+        if got != answered {
+            answered = got;
+            progress_at = now;
+        }
+        // A frame the switch dropped never answers: after a quiet spell, send regardless.
+        let stalled = now - progress_at > stall;
         for d in 0..2 {
             let left = (flows as u64).saturating_sub(tx[d].frames);
+            let unanswered = tx[d].frames.saturating_sub(rx[d].learn_received);
+            let room = if stalled {
+                BURST_SIZE as u64
+            } else {
+                LEARN_WINDOW.saturating_sub(unanswered)
+            };
             send(
                 &mut queues[tx[d].port],
                 tx_pool,
                 &mut tx[d],
                 d as u8,
                 Phase::Learn,
-                left,
+                left.min(room),
                 &schedule,
                 flows,
             )?;
+        }
+        if stalled {
+            progress_at = now;
         }
         for (p, q) in queues.iter_mut().enumerate() {
             sink.receive(q, p, &mut rx, &mut foreign);
@@ -205,6 +236,28 @@ pub fn run(
     };
     let mut phase_start = started;
     let ticks_per_frame = opts.rate.map(|r| hz as f64 / r);
+    if let Some(in_flight) = opts.reflect {
+        // Seed the loop: `in_flight` frames per direction, then only reflect.
+        let seeded: Vec<u64> = tx.iter().map(|d| d.frames + in_flight as u64).collect();
+        while (0..2).any(|d| tx[d].frames < seeded[d]) {
+            for d in 0..2 {
+                let left = seeded[d].saturating_sub(tx[d].frames);
+                send(
+                    &mut queues[tx[d].port],
+                    tx_pool,
+                    &mut tx[d],
+                    d as u8,
+                    phase,
+                    left,
+                    &schedule,
+                    flows,
+                )?;
+            }
+            if tsc_now() >= measure_to {
+                return Err("could not seed the closed loop before the run ended".into());
+            }
+        }
+    }
     let mut progress = Progress {
         at: started,
         sent: [0; 2],
@@ -219,6 +272,15 @@ pub fn run(
             phase = Phase::Measure;
             phase_start = now;
             tx.iter_mut().for_each(|d| d.sent_in_phase = 0);
+        }
+        if opts.reflect.is_some() {
+            for (p, q) in queues.iter_mut().enumerate() {
+                sink.reflect(q, p, phase, &mut rx, &mut tx[p], &mut foreign);
+            }
+            if opts.progress && now - progress.at >= hz {
+                report_progress(human, &mut progress, now, started, hz, phase, &tx, &rx);
+            }
+            continue;
         }
         for d in 0..2 {
             let budget = match ticks_per_frame {
@@ -357,6 +419,11 @@ fn send(
 struct Sink {
     flows: u64,
     verify_payload: bool,
+    /// Closed loop: frames are counted per flow hop, not per flow sequence (see `reflect`).
+    reflect: bool,
+    /// Closed loop: each hop moves a frame this many flows on (frames in flight, modulo the
+    /// flow count), so the frames in flight visit every flow, not just the first few.
+    flow_stride: u64,
     burst: MbufBurst,
 }
 
@@ -370,58 +437,143 @@ impl Sink {
         rx: &mut [RxDir],
         foreign: &mut [u64; 2],
     ) -> usize {
-        let n = q.rx_burst(&mut self.burst);
+        let n = self.fetch(q);
         if n == 0 {
             return 0;
         }
+        let now = tsc_now();
+        for i in 0..n {
+            let frame = self.burst.get(i).expect("i < n").data();
+            let _ = self.book(frame, port, now, rx, foreign);
+        }
+        self.burst.clear();
+        n
+    }
+
+    /// Closed loop: receives one burst on `port`, books every frame and sends the good ones
+    /// straight back out of the same port as frames of the opposite direction, re-stamped
+    /// (like testpmd's mac forwarding). Every frame then costs the generator one receive,
+    /// one 44-byte header write and one send, and no buffer allocation.
+    #[inline]
+    fn reflect(
+        &mut self,
+        q: &mut EthQueue,
+        port: usize,
+        phase: Phase,
+        rx: &mut [RxDir],
+        tx: &mut TxDir,
+        foreign: &mut [u64; 2],
+    ) -> usize {
+        let n = self.fetch(q);
+        if n == 0 {
+            return 0;
+        }
+        let now = tsc_now();
+        let mut back = MbufBurst::new();
+        let mut burst = std::mem::take(&mut self.burst);
+        for mut m in burst.drain() {
+            // Foreign, corrupt and misdelivered frames are counted and freed here.
+            let Some(tag) = self.book(m.data(), port, now, rx, foreign) else {
+                continue;
+            };
+            // Frames sent out of port p are direction p.
+            let Some(frame) = m.data_mut() else { continue };
+            let mut flow = tag.flow as u64 + self.flow_stride;
+            if flow >= self.flows {
+                flow -= self.flows;
+            }
+            genframe::write_header(
+                frame,
+                &Tag {
+                    dir: port as u8,
+                    phase,
+                    flow: flow as u32,
+                    seq: tag.seq + 1,
+                    tsc: now,
+                },
+            );
+            let _ = back.push(m);
+        }
+        self.burst = burst;
+        let offered = back.len() as u64;
+        let sent = q.tx_burst(&mut back) as u64;
+        if sent < offered {
+            // Frames the ring had no room for leave the loop: they show up as loss.
+            tx.ring_full += 1;
+        }
+        back.clear();
+        tx.frames += sent;
+        if phase == Phase::Measure {
+            tx.sent_measured += sent;
+        }
+        n
+    }
+
+    /// Receives a burst into `self.burst` and starts loading every frame's first line.
+    #[inline]
+    fn fetch(&mut self, q: &mut EthQueue) -> usize {
+        let n = q.rx_burst(&mut self.burst);
         for i in 0..n {
             if let Some(m) = self.burst.get(i) {
                 m.prefetch_data();
             }
         }
-        let now = tsc_now();
+        n
+    }
+
+    /// Checks one frame that arrived on `port` and counts it; returns its tag if it is a
+    /// good frame that belongs here.
+    #[inline]
+    fn book(
+        &self,
+        frame: &[u8],
+        port: usize,
+        now: u64,
+        rx: &mut [RxDir],
+        foreign: &mut [u64; 2],
+    ) -> Option<Tag> {
         // Frames of direction d are sent toward port 1 - d.
         let expected_dir = 1 - port;
-        for i in 0..n {
-            let m = self.burst.get(i).expect("i < n");
-            let frame = m.data();
-            let tag = match genframe::parse(frame, self.verify_payload) {
-                Ok(t) => t,
-                Err(RxError::Foreign) => {
-                    foreign[port] += 1;
-                    continue;
-                }
-                Err(RxError::Corrupt) => {
-                    rx[expected_dir].corrupt += 1;
-                    continue;
-                }
-            };
-            // The check word covers the length, flow and sequence number as sent, so a
-            // truncated or re-labelled frame already failed above.
-            let r = &mut rx[tag.dir as usize];
-            if tag.dir as usize != expected_dir || tag.flow as u64 >= self.flows {
-                r.misdelivered += 1;
-                continue;
+        let tag = match genframe::parse(frame, self.verify_payload) {
+            Ok(t) => t,
+            Err(RxError::Foreign) => {
+                foreign[port] += 1;
+                return None;
             }
+            Err(RxError::Corrupt) => {
+                rx[expected_dir].corrupt += 1;
+                return None;
+            }
+        };
+        // The check word covers the length, flow and sequence number as sent, so a
+        // truncated or re-labelled frame already failed above.
+        let r = &mut rx[tag.dir as usize];
+        if tag.dir as usize != expected_dir || tag.flow as u64 >= self.flows {
+            r.misdelivered += 1;
+            return None;
+        }
+        // In the closed loop a frame's sequence number counts its hops, so per-flow order
+        // means nothing there.
+        let late = !self.reflect && {
             let next = &mut r.next_flow_seq[tag.flow as usize];
             let late = tag.seq < *next;
             if !late {
                 *next = tag.seq + 1;
             }
-            match tag.phase {
-                Phase::Learn => r.learn_received += 1,
-                Phase::Warmup => {}
-                Phase::Measure => {
-                    r.received += 1;
-                    r.bytes += frame.len() as u64;
-                    r.late += late as u64;
-                    r.latency
-                        .saturating_record(now.saturating_sub(tag.tsc).max(1));
-                }
+            late
+        };
+        match tag.phase {
+            Phase::Learn => r.learn_received += 1,
+            Phase::Warmup => {}
+            Phase::Measure => {
+                r.received += 1;
+                r.bytes += frame.len() as u64;
+                r.late += late as u64;
+                r.latency
+                    .saturating_record(now.saturating_sub(tag.tsc).max(1));
             }
         }
-        self.burst.clear();
-        n
+        Some(tag)
     }
 }
 
@@ -539,6 +691,7 @@ fn summarise(
         flows,
         macs: 2 * flows as u64,
         target_pps_per_direction: opts.rate,
+        reflect: opts.reflect,
         warmup_s: opts.warmup,
         seconds: window,
         rx_mpps: directions.iter().map(|d| d.rx_mpps).sum(),
@@ -561,9 +714,11 @@ pub fn print_table(out: &mut dyn Write, r: &GenReport) {
         r.macs,
         r.seconds,
         r.warmup_s,
-        r.target_pps_per_direction
-            .map(|p| format!("{:.3} Mpps per direction", p / 1e6))
-            .unwrap_or_else(|| "as fast as possible".into())
+        match (r.reflect, r.target_pps_per_direction) {
+            (Some(n), _) => format!("closed loop, {n} frames in flight per direction"),
+            (None, Some(p)) => format!("{:.3} Mpps per direction", p / 1e6),
+            (None, None) => "as fast as possible".into(),
+        }
     );
     let _ =
         writeln!(

@@ -75,6 +75,12 @@ struct Args {
     /// by default the tag, addresses, length and last 8 bytes are checked.
     #[arg(long)]
     verify_payload: bool,
+    /// Generator: closed loop instead of open: send N frames per direction, then send every
+    /// frame received back out of the port it came in on (as testpmd's mac forwarding does).
+    /// The generator then does the least work per frame, so it measures the switch's
+    /// capacity rather than its own; --rate does not apply.
+    #[arg(long, value_name = "N")]
+    reflect: Option<u32>,
     /// Generator: no progress line every second.
     #[arg(long)]
     quiet: bool,
@@ -343,6 +349,18 @@ fn parse_gen(args: &Args) -> Result<Option<gen::GenOptions>, String> {
         rate,
         verify_payload: args.verify_payload,
         progress: !args.quiet,
+        reflect: match args.reflect {
+            Some(n) if !(1..=8192).contains(&n) => {
+                return Err(format!(
+                    "--reflect {n}: give 1 to 8192 frames in flight per direction"
+                ))
+            }
+            Some(_) if rate.is_some() => return Err(
+                "--reflect and --rate exclude each other: a closed loop runs at the switch's pace"
+                    .into(),
+            ),
+            r => r,
+        },
     }))
 }
 

@@ -70,17 +70,6 @@ fn bad_steps_are_refused_before_eal() {
             ],
             "unknown key \"colour\"",
         ),
-        (
-            vec![
-                "--vhost-user",
-                "/tmp/x.sock",
-                "--blast",
-                "1",
-                "--blast-size",
-                "9000",
-            ],
-            "--blast-size 9000",
-        ),
     ] {
         let out = run(&args);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -88,4 +77,38 @@ fn bad_steps_are_refused_before_eal() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("EAL:"), "EAL must not start: {err}");
     }
+}
+
+#[test]
+fn bad_generator_flags_are_refused_before_eal() {
+    let two = ["--vhost-user", "/tmp/a.sock", "--vhost-user", "/tmp/b.sock"];
+    for (extra, needle) in [
+        (vec!["--duration", "0"], "--duration 0"),
+        (vec!["--duration", "1", "--size", "9000"], "--size \"9000\""),
+        (vec!["--duration", "1", "--size", "59"], "from 60 to 1518"),
+        (vec!["--duration", "1", "--flows", "0"], "--flows 0"),
+        (
+            vec!["--duration", "1", "--flows", "1000001"],
+            "1 to 1000000",
+        ),
+        (vec!["--duration", "1", "--rate", "fast"], "--rate \"fast\""),
+        (vec!["--duration", "1", "--warmup", "-1"], "--warmup"),
+        (vec!["--duration", "1", "--reflect", "0"], "--reflect 0"),
+        (
+            vec!["--duration", "1", "--reflect", "64", "--rate", "1M"],
+            "exclude each other",
+        ),
+    ] {
+        let args: Vec<&str> = two.iter().copied().chain(extra.iter().copied()).collect();
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: wanted {needle:?} in {err}");
+        assert!(!err.contains("EAL:"), "EAL must not start: {err}");
+    }
+    // The generator runs between exactly two ports.
+    let out = run(&["--vhost-user", "/tmp/a.sock", "--duration", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("exactly two ports"), "{err}");
 }

@@ -11,5 +11,7 @@
 //! ```
 
 pub mod counters;
+pub mod memory;
+pub mod ports;
 pub mod runtime;
 pub mod worker;

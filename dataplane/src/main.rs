@@ -1,10 +1,12 @@
-//! `dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... [--stats-interval SECS]`
+//! `dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... [--stats-interval SECS]
+//! [--mbufs N] [--vhost-path lib|pmd]`
 //!
 //! Everything before `--` goes to `rte_eal_init` untouched; everything after is ours. The
 //! config is read and checked completely before EAL starts, so a mistake costs no EAL
 //! start-up and leaves nothing behind.
 
 use clap::Parser;
+use dataplane::ports::VhostPath;
 use dataplane::runtime::{self, RunOptions};
 use pmd_config::{lcores, Config};
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const USAGE: &str = "dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... \
-                     [--stats-interval SECS] [--mbufs N]";
+                     [--stats-interval SECS] [--mbufs N] [--vhost-path lib|pmd]";
 
 /// Poll-mode L2 learning switch between vhost-user and DPDK ports.
 #[derive(Parser, Debug)]
@@ -36,6 +38,11 @@ struct AppArgs {
     /// Mbufs in the packet pool (default: sized from the number of ports, at least 8191).
     #[arg(long, value_name = "N")]
     mbufs: Option<u32>,
+    /// How vhost-user ports move packets: `lib` calls the DPDK vhost library directly
+    /// (rte_vhost_dequeue_burst / rte_vhost_enqueue_burst, as OVS-DPDK does); `pmd` goes
+    /// through the net_vhost ethdev PMD. `type = "dpdk"` ports always use ethdev.
+    #[arg(long, value_enum, value_name = "lib|pmd", default_value_t = VhostPath::default())]
+    vhost_path: VhostPath,
 }
 
 /// CPUs in this process's affinity mask.
@@ -64,9 +71,15 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     if !argv.iter().any(|a| a == "--") {
         if let Some(a) = argv.iter().skip(1).find(|a| {
-            ["--config", "--vhost-user", "--stats-interval", "--mbufs"]
-                .iter()
-                .any(|o| a.as_str() == *o || a.starts_with(&format!("{o}=")))
+            [
+                "--config",
+                "--vhost-user",
+                "--stats-interval",
+                "--mbufs",
+                "--vhost-path",
+            ]
+            .iter()
+            .any(|o| a.as_str() == *o || a.starts_with(&format!("{o}=")))
         }) {
             return fail(
                 2,
@@ -160,6 +173,7 @@ fn main() -> ExitCode {
     let opts = RunOptions {
         stats_interval: (!stats_interval.is_zero()).then_some(stats_interval),
         mbufs: app.mbufs,
+        vhost_path: app.vhost_path,
     };
     let result = runtime::run(&eal, &cfg, &opts, quit);
     drop(eal);

@@ -5,8 +5,9 @@
 use crate::counters::{
     PortCounters, PortCountersSnapshot, PortDrop, WorkerCounters, WorkerSnapshot,
 };
+use crate::ports::{PortControl, PortIo, VhostPath};
 use crate::worker::{Worker, WorkerPort};
-use dpdk::{Eal, EthPort, EthQueue, Mempool, PortStats};
+use dpdk::{Eal, EthPort, Mempool, PortStats, VhostUser};
 use pmd_config::{Config, PortKind, VhostMode, VHOST_DEVICE_PREFIX};
 use std::io::Write;
 use std::os::unix::fs::FileTypeExt;
@@ -37,12 +38,14 @@ pub struct RunOptions {
     pub stats_interval: Option<Duration>,
     /// Mbufs in the packet pool; `None` sizes it from the number of ports.
     pub mbufs: Option<u32>,
+    /// How vhost-user ports are served; `type = "dpdk"` ports are always ethdev.
+    pub vhost_path: VhostPath,
 }
 
 /// A port the runtime opened, with what it needs to close it cleanly.
 struct OpenPort {
     name: String,
-    eth: EthPort,
+    control: PortControl,
     /// A vhost-user socket we created and must remove at exit.
     server_socket: Option<PathBuf>,
     counters: Arc<PortCounters>,
@@ -107,7 +110,7 @@ pub fn run(
 
     let mut ports = Vec::with_capacity(n_ports);
     for name in &cfg.bridge.ports {
-        ports.push(open_port(cfg, name, &pool)?);
+        ports.push(open_port(cfg, name, &pool, opts.vhost_path)?);
     }
     for p in &cfg.ports {
         if !cfg.bridge.ports.contains(&p.name) {
@@ -139,17 +142,24 @@ pub fn run(
     })
     .map_err(|e| RunError::Setup(format!("bridge {}: {e}", cfg.bridge.name)))?;
     let bridge_counters = bridge.counters_shared();
+    let (table_addr, table_len) = bridge.table().memory_region();
+    match crate::memory::advise_huge_pages(table_addr, table_len) {
+        Ok(bytes) => log::info!("MAC table: {} MiB on transparent huge pages", bytes >> 20),
+        Err(why) => log::debug!("MAC table stays on 4 KiB pages: {why}"),
+    }
 
     for p in &ports {
-        p.counters.link_up.store(p.eth.link().up, Ordering::Relaxed);
+        p.counters
+            .link_up
+            .store(p.control.link_up(), Ordering::Relaxed);
     }
     let worker_counters = Arc::new(WorkerCounters::default());
-    let worker = Worker::<EthQueue> {
+    let worker = Worker::<PortIo> {
         ports: ports
             .iter_mut()
             .map(|p| {
                 let q = p
-                    .eth
+                    .control
                     .take_queue()
                     .expect("a freshly opened port has its queue");
                 WorkerPort::new(q, p.counters.clone())
@@ -188,7 +198,7 @@ pub fn run(
     while !quit.load(Ordering::Relaxed) {
         std::thread::sleep(TICK);
         for p in &ports {
-            let up = p.eth.link().up;
+            let up = p.control.link_up();
             if p.counters.link_up.load(Ordering::Relaxed) != up {
                 p.counters.link_up.store(up, Ordering::Relaxed);
             }
@@ -214,18 +224,20 @@ pub fn run(
     }
 
     // Shutdown: join the worker, then stop ports so no more frames arrive, then print, then
-    // close (which frees the queues' mbufs and removes vhost sockets), then check the pool.
+    // close (which frees the queues' mbufs, detaches guests and removes vhost sockets), then
+    // check the pool. A vhost library port's destroy_device waits for the worker to leave
+    // any burst call; joining the worker first means it never has to.
     let rc = eal.wait(worker_lcore);
     drop(done_rx.recv_timeout(Duration::from_secs(5)).ok());
     if rc != 0 {
         log::warn!("worker lcore {worker_lcore} returned {rc}");
     }
     for p in &mut ports {
-        if let Err(e) = p.eth.stop() {
+        if let Err(e) = p.control.stop() {
             log::warn!("{e}");
         }
     }
-    let pmd: Vec<PortStats> = ports.iter().map(|p| p.eth.stats()).collect();
+    let pmd: Vec<Option<PortStats>> = ports.iter().map(|p| p.control.pmd_stats()).collect();
     // Totals only: an average rate over the whole run (idle time included) says little.
     print_stats(
         "final",
@@ -241,11 +253,11 @@ pub fn run(
     for p in ports {
         let OpenPort {
             name,
-            eth,
+            control,
             server_socket,
             ..
         } = p;
-        if let Err(e) = eth.close() {
+        if let Err(e) = control.close() {
             log::warn!("closing {name}: {e}");
         }
         if let Some(path) = server_socket {
@@ -289,46 +301,72 @@ pub fn default_pool_size(n_ports: usize) -> u32 {
         - 1
 }
 
-fn open_port(cfg: &Config, name: &str, pool: &Mempool) -> Result<OpenPort, RunError> {
+fn open_port(
+    cfg: &Config,
+    name: &str,
+    pool: &Mempool,
+    vhost_path: VhostPath,
+) -> Result<OpenPort, RunError> {
     let pc =
         cfg.ports.iter().find(|p| p.name == name).ok_or_else(|| {
             RunError::Setup(format!("bridge port {name:?} has no [[port]] entry"))
         })?;
-    let (devargs, device, server_socket) = match &pc.kind {
+    let setup_err = |e: dpdk::Error| RunError::Setup(format!("port {name:?}: {e}"));
+    let (control, server_socket) = match &pc.kind {
         PortKind::VhostUser { path, mode } => {
             let client = matches!(mode, VhostMode::Client);
             if !client {
                 // A socket left by a process that died (kill -9) makes bind() fail.
                 remove_stale_socket(path);
             }
-            let devargs = format!(
-                "{VHOST_DEVICE_PREFIX}{name},iface={},queues=1,client={}",
-                path.display(),
-                client as u8
-            );
-            let device = format!("{VHOST_DEVICE_PREFIX}{name}");
-            (devargs, device, (!client).then(|| path.clone()))
+            let control = match vhost_path {
+                VhostPath::Lib => {
+                    let port = VhostUser::register(path, client, pool).map_err(setup_err)?;
+                    log::info!(
+                        "port {name}: vhost-user {} {} (vhost library)",
+                        if client { "client" } else { "server" },
+                        path.display()
+                    );
+                    PortControl::Vhost(port)
+                }
+                VhostPath::Pmd => {
+                    let devargs = format!(
+                        "{VHOST_DEVICE_PREFIX}{name},iface={},queues=1,client={}",
+                        path.display(),
+                        client as u8
+                    );
+                    let device = format!("{VHOST_DEVICE_PREFIX}{name}");
+                    PortControl::Eth(open_ethdev(name, &devargs, &device, pool).map_err(setup_err)?)
+                }
+            };
+            (control, (!client).then(|| path.clone()))
         }
-        PortKind::Dpdk { devargs } => (devargs.clone(), pmd_config::device_name(devargs), None),
+        PortKind::Dpdk { devargs } => {
+            let device = pmd_config::device_name(devargs);
+            let eth = open_ethdev(name, devargs, &device, pool).map_err(setup_err)?;
+            (PortControl::Eth(eth), None)
+        }
     };
-    let mut eth = EthPort::probe(&devargs, &device)
-        .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
-    eth.configure(RING_DESCRIPTORS, RING_DESCRIPTORS, pool)
-        .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
-    eth.start()
-        .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
-    log::info!(
-        "port {name}: {} (ethdev {}, driver {})",
-        devargs,
-        eth.id(),
-        eth.driver_name()
-    );
     Ok(OpenPort {
         name: name.to_string(),
-        eth,
+        control,
         server_socket,
         counters: Arc::new(PortCounters::default()),
     })
+}
+
+/// Probes, configures and starts the ethdev `device` that `devargs` describes, for bridge
+/// port `name`.
+fn open_ethdev(name: &str, devargs: &str, device: &str, pool: &Mempool) -> dpdk::Result<EthPort> {
+    let mut eth = EthPort::probe(devargs, device)?;
+    eth.configure(RING_DESCRIPTORS, RING_DESCRIPTORS, pool)?;
+    eth.start()?;
+    log::info!(
+        "port {name}: {devargs} (ethdev {}, driver {})",
+        eth.id(),
+        eth.driver_name()
+    );
+    Ok(eth)
 }
 
 /// Removes `path` if it is a socket nobody listens on; anything else there is left alone
@@ -359,7 +397,7 @@ fn print_stats(
     now: &Sample,
     rates_since: Option<&Sample>,
     bridge_name: &str,
-    pmd: Option<&[PortStats]>,
+    pmd: Option<&[Option<PortStats>]>,
 ) {
     let mut out = std::io::stdout().lock();
     let t = started.elapsed().as_secs_f64();
@@ -386,8 +424,8 @@ fn print_stats(
         for why in PortDrop::all() {
             line += &format!(" drop_{}={}", why.name(), c.dropped(why));
         }
-        if let Some(pmd) = pmd {
-            let s = &pmd[i];
+        // Ethdev counters; a vhost library port has no ethdev, so these fields are left out.
+        if let Some(Some(s)) = pmd.map(|p| &p[i]) {
             line += &format!(
                 " pmd_ipackets={} pmd_opackets={} pmd_ibytes={} pmd_obytes={} pmd_imissed={} pmd_oerrors={} pmd_rx_nombuf={}",
                 s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.oerrors, s.rx_nombuf

@@ -143,9 +143,16 @@ impl<P: PacketPort> Worker<P> {
     /// it queued frames on.
     #[inline]
     fn switch_burst(&mut self, ingress: PortId, rx: &mut MbufBurst, now: u64) -> u32 {
+        // Three passes, so that no frame waits for one miss at a time: start loading every
+        // frame's header, then (headers arriving) every MAC table slot they need, then switch.
         for i in 0..rx.len() {
             if let Some(m) = rx.get(i) {
                 m.prefetch_data();
+            }
+        }
+        for i in 0..rx.len() {
+            if let Some(m) = rx.get(i) {
+                self.bridge.prefetch(m.data());
             }
         }
         let mut pending = 0u32;

@@ -183,6 +183,19 @@ fn bad_stats_interval_is_refused() {
 }
 
 #[test]
+fn bad_vhost_path_is_refused() {
+    let s = Scratch::new("badpath");
+    let sock = s.sock("a").display().to_string();
+    let out = run(
+        &s,
+        &["-l", "0-1"],
+        &["--vhost-user", &sock, "--vhost-path", "net_vhost"],
+    );
+    assert_refused(&s, &out, &["--vhost-path", "net_vhost", "lib", "pmd"]);
+    assert!(!s.sock("a").exists(), "no socket was created");
+}
+
+#[test]
 fn eal_failure_exits_nonzero_without_leaving_a_socket() {
     let _serial = serial();
     let s = Scratch::new("ealfail");

@@ -37,10 +37,33 @@ fn assert_clean_exit(
 
 #[test]
 fn learns_forwards_and_floods() {
+    let diag = learn_forward_flood("learn", &[]);
+    assert!(
+        diag.contains("(vhost library)") && !diag.contains("driver net_vhost"),
+        "the default serves vhost-user ports through the vhost library\n{diag}"
+    );
+}
+
+/// The same scenario through the other vhost-user path: the net_vhost PMD.
+#[test]
+fn learns_forwards_and_floods_through_the_net_vhost_pmd() {
+    let diag = learn_forward_flood("learnpmd", &["--vhost-path", "pmd"]);
+    assert!(
+        diag.contains("driver net_vhost") && !diag.contains("(vhost library)"),
+        "--vhost-path pmd serves vhost-user ports through the net_vhost PMD\n{diag}"
+    );
+}
+
+/// Learning, forwarding to learned MACs, flooding unknown, broadcast and multicast
+/// destinations, and filtering frames to their own ingress port, on three vhost-user ports
+/// opened with `extra` app args. Returns the dataplane's diagnostics (stdout and stderr).
+fn learn_forward_flood(test: &str, extra: &[&str]) -> String {
     let _serial = serial();
-    let s = Scratch::new("learn");
+    let s = Scratch::new(test);
     let socks = three_socks(&s);
-    let dp = Dataplane::start(&s, &vhost_args(&socks));
+    let mut app = vhost_args(&socks);
+    app.extend(extra.iter().map(|a| a.to_string()));
+    let dp = Dataplane::start(&s, &app);
     let n = 20;
     let steps = [
         step(0, A, B, n, 64),     // 0: B unknown: flooded to 1 and 2, never back to 0
@@ -123,6 +146,7 @@ fn learns_forwards_and_floods() {
     assert_eq!(f.get("port=vhu0", "rx"), 3 * n, "{diag}");
     assert_eq!(f.get("port=vhu0", "tx"), 3 * n, "steps 1, 3, 4\n{diag}");
     assert_eq!(f.get("port=vhu2", "tx"), 3 * n, "steps 0, 4, 5\n{diag}");
+    diag
 }
 
 #[test]

@@ -7,6 +7,10 @@
 //! * [`EthPort`] (control: configure, start, stop, close, stats, link) and [`EthQueue`]
 //!   (data: rx/tx bursts on one queue pair, `Copy`, handed to a worker lcore), the latter
 //!   behind the small [`PacketPort`] interface the poll loop is written against.
+//! * [`VhostUser`] (control: register a vhost-user socket, guest attach/detach, link) and
+//!   [`VhostQueue`] (data: `rte_vhost_dequeue_burst`/`rte_vhost_enqueue_burst` behind the
+//!   same [`PacketPort`]): vhost-user ports served by the vhost library directly, without
+//!   the net_vhost ethdev PMD in between.
 //!
 //! Every `unsafe` block says why it is sound. Raw FFI lives only in `dpdk-sys`.
 
@@ -15,12 +19,14 @@ mod error;
 mod mbuf;
 mod mempool;
 mod port;
+mod vhost;
 
 pub use eal::{lcore_socket, tsc_hz, tsc_now, Eal, LcoreId};
 pub use error::{Error, Result};
 pub use mbuf::{Drain, Mbuf, MbufBurst, SharedHandles, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{EthPort, EthQueue, LinkStatus, PacketPort, PortStats};
+pub use vhost::{VhostQueue, VhostUser};
 
 /// The DPDK version the bindings were built against.
 pub const DPDK_VERSION: &str = dpdk_sys::DPDK_VERSION;

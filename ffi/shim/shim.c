@@ -3,6 +3,7 @@
 #include <rte_mbuf.h>
 #include <rte_lcore.h>
 #include <rte_cycles.h>
+#include <rte_ip.h>
 #include "shim.h"
 
 uint16_t shim_eth_rx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **pkts, uint16_t n)
@@ -27,6 +28,11 @@ void shim_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
 char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
 
 uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value) { return rte_mbuf_refcnt_update(m, value); }
+
+int shim_raw_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *cksum)
+{
+	return rte_raw_cksum_mbuf(m, off, len, cksum);
+}
 
 /* rte_errno is a per-lcore thread-local behind a macro. */
 int shim_errno(void) { return rte_errno; }

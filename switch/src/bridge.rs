@@ -328,6 +328,17 @@ impl Bridge {
         verdict
     }
 
+    /// Starts loading the MAC table slots that [`Bridge::process`] will need for `frame`
+    /// (its source and destination). Call it for every frame of a burst before processing
+    /// the burst, so the table misses overlap.
+    #[inline]
+    pub fn prefetch(&self, frame: &[u8]) {
+        if let Ok(eth) = EthernetFrame::new_checked(frame) {
+            self.table.prefetch(eth.dst());
+            self.table.prefetch(eth.src());
+        }
+    }
+
     /// Periodic housekeeping: sweeps the part of the MAC table that is due by `now` (a full
     /// pass every aging time / [`SWEEPS_PER_AGING`], at most [`MAINTAIN_BUDGET`] slots per
     /// call) so silent hosts age out, freeing room, even if nobody sends to them. Cheap to
