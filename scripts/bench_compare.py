@@ -186,6 +186,24 @@ def start_ovs(r: Runner, sock_dir: Path):
     run("ovsdb-server", d / "conf.db", f"--remote=punix:{d}/db.sock",
         f"--pidfile={d}/ovsdb-server.pid", f"--unixctl={d}/ovsdb-server.ctl",
         f"--log-file={d}/ovsdb-server.log", "--detach")
+    ns = f"{TAG}-ovs"
+    p = None
+
+    def stop():
+        rc = None
+        if p is not None:
+            if p.poll() is None:
+                subprocess.run(["ovs-appctl", "-t", f"{d}/ovs-vswitchd.ctl", "exit", "--cleanup"],
+                               env=env, check=False, capture_output=True, timeout=30)
+            rc = r.stop(p, signal.SIGTERM)
+        kill_pidfile("ovsdb-server")
+        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+        if stop in r.cleanups:
+            r.cleanups.remove(stop)
+        return rc
+
+    # Until the run's own stop, an interrupted or failed run is cleaned up from here.
+    r.cleanups.append(stop)
 
     def kill_pidfile(name):
         pf = d / f"{name}.pid"
@@ -195,7 +213,6 @@ def start_ovs(r: Runner, sock_dir: Path):
             except (ProcessLookupError, ValueError):
                 pass
 
-    r.cleanups.append(lambda: kill_pidfile("ovsdb-server"))
     vsctl("--no-wait", "init")
     # OVS 3.1 adds --in-memory to its EAL arguments itself; without hugepages it needs
     # legacy memory and an explicit size instead of dpdk-socket-mem.
@@ -213,22 +230,10 @@ def start_ovs(r: Runner, sock_dir: Path):
           "other_config:flow-limit=1000000",
           f'other_config:dpdk-extra="--no-pci --file-prefix={TAG}-ovs {" ".join(mem)}"')
     # Its own network namespace keeps the bridge's internal tap device off the host.
-    ns = f"{TAG}-ovs"
     subprocess.run(["ip", "netns", "add", ns], check=True)
-    r.cleanups.append(lambda: subprocess.run(["ip", "netns", "del", ns], check=False))
     p = r.spawn(["ip", "netns", "exec", ns, OVS_VSWITCHD, db,
                  f"--pidfile={d}/ovs-vswitchd.pid", f"--unixctl={d}/ovs-vswitchd.ctl",
                  f"--log-file={d}/ovs-vswitchd.log"], "ovs-vswitchd", env=env)
-
-    def stop():
-        if p.poll() is None:
-            subprocess.run(["ovs-appctl", "-t", f"{d}/ovs-vswitchd.ctl", "exit", "--cleanup"],
-                           env=env, check=False, capture_output=True, timeout=30)
-        rc = r.stop(p, signal.SIGTERM)
-        kill_pidfile("ovsdb-server")
-        return rc
-
-    r.cleanups.append(lambda: p.poll() is None and stop())
     # A NORMAL bridge sized like ours (1M MACs), the usual OVS-DPDK vhost-user setup.
     vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev",
           "other_config:mac-table-size=1000000")

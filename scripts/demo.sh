@@ -65,7 +65,7 @@ vm2=02:00:00:00:00:02
     --step "from=1,src=$vm2,dst=$vm1,count=1000,size=$size" \
     --step "from=0,src=$vm1,dst=$vm2,count=1000,size=$size" \
     --step "from=1,src=$vm2,dst=ff:ff:ff:ff:ff:ff,count=1000,size=$size" \
-    --duration "$secs" --size "$size" --json > "$run/traffic.json" 2> "$run/traffic.err" || {
+    --duration "$secs" --size "$size" --reflect 1024 --json > "$run/traffic.json" 2> "$run/traffic.err" || {
     cat "$run/traffic.err" >&2
     exit 1
 }

@@ -342,6 +342,19 @@ impl Iterator for Drain<'_> {
     }
 }
 
+impl Drain<'_> {
+    /// The mbuf `k` places after the one `next` returns next (`ahead(0)` is that one), to
+    /// prefetch for it while working on the current one.
+    #[inline]
+    pub fn ahead(&self, k: usize) -> Option<&Mbuf> {
+        let p = self.slots.get(self.next + k)?;
+        // SAFETY: slots[next..] are owned non-NULL mbufs not yet handed out; Mbuf is a
+        // transparent NonNull wrapper, so &*mut rte_mbuf can be viewed as &Mbuf, and the
+        // borrow of self keeps the iterator from handing this one out meanwhile.
+        Some(unsafe { &*(p as *const *mut rte_mbuf as *const Mbuf) })
+    }
+}
+
 impl Drop for Drain<'_> {
     fn drop(&mut self) {
         let rest = &mut self.slots[self.next..];

@@ -30,12 +30,21 @@ struct Args {
     /// Leave the MAC table on 4 KiB pages (no transparent huge pages).
     #[arg(long)]
     no_thp: bool,
+    /// Bursts prefetched together before any of them is switched (the worker receives on
+    /// every port, then prefetches for all of the bursts, then switches them).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_WINDOW as i64))]
+    window: u16,
+    /// Prefetch distance inside the window: 0 prefetches the whole window before switching
+    /// any of it; D > 0 keeps D frames ahead (prefetch frame i + D, then switch frame i).
+    #[arg(long, default_value_t = 0)]
+    distance: usize,
     /// MAC table capacity.
     #[arg(long, default_value_t = 1_000_000)]
     table: usize,
 }
 
 const BURST: usize = 32;
+const MAX_WINDOW: usize = 8;
 
 fn mac(side: u8, flow: u32) -> MacAddr {
     let f = flow.to_be_bytes();
@@ -69,7 +78,7 @@ fn main() {
             Err(why) => println!("MAC table on 4 KiB pages: {why}"),
         }
     }
-    let mut bufs = vec![[0u8; 64]; BURST];
+    let mut bufs = vec![[0u8; 64]; BURST * MAX_WINDOW];
     // Learning pass: every MAC once from its own port.
     for flow in 0..flows {
         for dir in 0..2u8 {
@@ -86,19 +95,30 @@ fn main() {
     let mut now = 1u64;
     while done < args.frames {
         // A burst arrives on one port: frames of consecutive flows, one direction.
-        for b in bufs.iter_mut() {
+        let window = &mut bufs[..BURST * args.window as usize];
+        for b in window.iter_mut() {
             frame(b, dir, flow);
             flow += 1;
             if flow == flows {
                 flow = 0;
             }
         }
-        if !args.no_prefetch {
-            for b in &bufs {
-                bridge.prefetch(b);
-            }
+        let ahead = if args.no_prefetch {
+            0
+        } else if args.distance == 0 {
+            window.len()
+        } else {
+            args.distance.min(window.len())
+        };
+        for b in &window[..ahead] {
+            bridge.prefetch(b);
         }
-        for b in &bufs {
+        for (i, b) in window.iter().enumerate() {
+            if args.distance > 0 && !args.no_prefetch {
+                if let Some(next) = window.get(i + ahead) {
+                    bridge.prefetch(next);
+                }
+            }
             match bridge.process(dir as u16, b, now) {
                 Verdict::Forward(_) => verdicts[0] += 1,
                 Verdict::Flood => verdicts[1] += 1,
@@ -107,7 +127,7 @@ fn main() {
         }
         dir ^= 1;
         now += 1;
-        done += BURST as u64;
+        done += window.len() as u64;
     }
     let cycles = rdtsc() - c0;
     let secs = t0.elapsed().as_secs_f64();
