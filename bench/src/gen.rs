@@ -36,6 +36,8 @@ pub struct GenOptions {
 /// Learning frames per direction sent but not yet received back: well inside the receiving
 /// guest's 256-descriptor ring.
 const LEARN_WINDOW: u64 = 128;
+/// Give up learning when the ports take no frame for this long (the switch went away).
+const LEARN_GIVE_UP_SECS: u64 = 5;
 /// Mbufs of the transmit pool (pre-filled with the payload pattern).
 const TX_POOL: u32 = 16383;
 /// After the last frame is sent, receive until nothing arrived for this long.
@@ -186,8 +188,18 @@ pub fn run(
     let stall = hz / 20;
     let mut progress_at = tsc_now();
     let mut answered = 0;
+    let (mut sent_before, mut sent_at) = (0, progress_at);
     while tx.iter().any(|d| d.frames < flows as u64) {
         let now = tsc_now();
+        let sent: u64 = tx.iter().map(|d| d.frames).sum();
+        if sent != sent_before {
+            (sent_before, sent_at) = (sent, now);
+        } else if now - sent_at > LEARN_GIVE_UP_SECS * hz {
+            return Err(format!(
+                "learning stalled: the ports took no frame for {LEARN_GIVE_UP_SECS} s ({sent} of {} sent); is the switch still running?",
+                2 * flows as u64
+            ));
+        }
         let got: u64 = rx.iter().map(|r| r.learn_received).sum();
         if got != answered {
             answered = got;

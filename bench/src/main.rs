@@ -51,18 +51,13 @@ struct Args {
     link_settle_ms: u64,
     /// After the steps, run the generator: traffic both ways between the two ports, counted
     /// for SECS seconds (after learning and --warmup).
-    #[arg(long, value_name = "SECS", alias = "blast")]
+    #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
     /// Generator: uncounted traffic before the measured window, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     warmup: f64,
     /// Generator: frame size in bytes without FCS (60..=1518), or "imix" (7x64, 4x576, 1x1518).
-    #[arg(
-        long,
-        value_name = "BYTES|imix",
-        default_value = "64",
-        alias = "blast-size"
-    )]
+    #[arg(long, value_name = "BYTES|imix", default_value = "64")]
     size: String,
     /// Generator: distinct MAC pairs (flows); the switch learns two MACs per flow.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -228,7 +223,12 @@ impl Rig {
                 seq += 1;
             }
             sent += self.queues[step.from].tx_burst(&mut burst) as u64;
-            self.receive(results);
+            // Drain what has arrived before sending more: the switch forwards faster than
+            // this loop, and a step's frames must never overflow a guest's 256-entry ring.
+            let mut polls = 0;
+            while self.receive(results) > 0 && polls < 64 {
+                polls += 1;
+            }
             if Instant::now() > deadline {
                 let unsent = burst.clear();
                 eprintln!("step {index}: {unsent} frames could not be sent in 10 s (tx ring full)");

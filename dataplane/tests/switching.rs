@@ -470,7 +470,7 @@ fn sigint_under_load_returns_every_mbuf() {
     // point here, so their thread's result is ignored.
     let guests = std::thread::spawn(move || {
         let g = Scratch::new("loadg");
-        traffic(&g, &socks2, &[], &["--blast", "4"])
+        traffic(&g, &socks2, &[], &["--duration", "4"])
     });
     // Wait until frames are flowing through the switch, then interrupt it mid-stream.
     let under_load = |l: &str| {
