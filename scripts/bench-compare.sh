@@ -57,4 +57,6 @@ if [ "$hugepages" = 1 ]; then
         echo "bench-compare: could not reserve $need hugepages ($free free); running on 4 KiB pages" >&2
     fi
 fi
+# The command as the user typed it, for the report (the script adds --hugepages itself).
+export BENCH_COMPARE_CMD="scripts/bench-compare.sh $*"
 python3 scripts/bench_compare.py "${args[@]}"

@@ -454,7 +454,7 @@ def main():
         "ovs": subprocess.run(["ovs-vsctl", "--version"], capture_output=True, text=True).stdout.splitlines()[0],
     }
     table = summarise(results, args)
-    cmd = "scripts/bench-compare.sh " + " ".join(sys.argv[1:])
+    cmd = os.environ.get("BENCH_COMPARE_CMD", "scripts/bench_compare.py " + " ".join(sys.argv[1:]))
     header = (f"# bench-compare {started:%Y-%m-%d %H:%M} UTC\n\n`{cmd.strip()}`\n\n"
               f"machine: {machine['cpu']}, {machine['cpus']} CPUs, kernel {machine['kernel']}, "
               f"DPDK {machine['dpdk']}, {machine['ovs']}; memory: {' '.join(mem)}; "
