@@ -59,8 +59,14 @@ pub struct DirReport {
     pub corrupt: u64,
     /// Good frames that arrived on the port they were sent from.
     pub misdelivered: u64,
-    /// Times the transmit ring was full (the frames were sent later, not lost).
+    /// Times the transmit ring was full (open loop: the frames were sent later, not lost).
     pub tx_ring_full: u64,
+    /// Closed loop: good frames of this direction the generator could not send back
+    /// because its own transmit ring was full (they left the loop; not switch loss).
+    pub not_reflected: u64,
+    /// Frames of this direction sent and not yet received when the measured window began
+    /// (closed loop: what the rings really held of the frames seeded).
+    pub in_flight_at_start: u64,
     pub tx_mpps: f64,
     pub rx_mpps: f64,
     /// Received bits per second on the wire (frame + FCS + preamble + inter-frame gap).
@@ -125,8 +131,19 @@ struct RxDir {
     corrupt: u64,
     misdelivered: u64,
     learn_received: u64,
+    warmup_received: u64,
+    /// Closed loop: good frames received that the generator could not send back (its
+    /// transmit ring was full); they leave the loop.
+    not_reflected: u64,
     /// Latency in TSC ticks.
     latency: Histogram<u64>,
+}
+
+impl RxDir {
+    /// Good frames of this direction received in any phase.
+    fn received_any(&self) -> u64 {
+        self.learn_received + self.warmup_received + self.received
+    }
 }
 
 struct Progress {
@@ -168,6 +185,8 @@ pub fn run(
                 corrupt: 0,
                 misdelivered: 0,
                 learn_received: 0,
+                warmup_received: 0,
+                not_reflected: 0,
                 latency: Histogram::new_with_bounds(1, hz.saturating_mul(10).max(2), 3)
                     .map_err(|e| format!("latency histogram: {e}"))?,
             })
@@ -247,11 +266,18 @@ pub fn run(
         Phase::Warmup
     };
     let mut phase_start = started;
+    // Pacing counts from here: the learning frames are not owed to the rate.
+    tx.iter_mut().for_each(|d| d.sent_in_phase = 0);
     let ticks_per_frame = opts.rate.map(|r| hz as f64 / r);
     if let Some(in_flight) = opts.reflect {
-        // Seed the loop: `in_flight` frames per direction, then only reflect.
+        // Seed the loop: `in_flight` frames per direction, reflecting what comes back
+        // meanwhile. What the rings cannot hold is dropped by the switch during warm-up;
+        // the report says how many frames were really in flight when measuring began.
         let seeded: Vec<u64> = tx.iter().map(|d| d.frames + in_flight as u64).collect();
         while (0..2).any(|d| tx[d].frames < seeded[d]) {
+            for (p, q) in queues.iter_mut().enumerate() {
+                sink.reflect(q, p, phase, &mut rx, &mut tx[p], &mut foreign);
+            }
             for d in 0..2 {
                 let left = seeded[d].saturating_sub(tx[d].frames);
                 send(
@@ -272,9 +298,13 @@ pub fn run(
     }
     let mut progress = Progress {
         at: started,
-        sent: [0; 2],
-        received: [0; 2],
+        sent: [tx[0].frames, tx[1].frames],
+        received: [rx[0].received_any(), rx[1].received_any()],
     };
+    let mut in_flight_at_start = [0u64; 2];
+    if phase == Phase::Measure {
+        in_flight_at_start = in_flight(&tx, &rx);
+    }
     loop {
         let now = tsc_now();
         if now >= measure_to {
@@ -284,6 +314,7 @@ pub fn run(
             phase = Phase::Measure;
             phase_start = now;
             tx.iter_mut().for_each(|d| d.sent_in_phase = 0);
+            in_flight_at_start = in_flight(&tx, &rx);
         }
         if opts.reflect.is_some() {
             for (p, q) in queues.iter_mut().enumerate() {
@@ -326,7 +357,16 @@ pub fn run(
     let window = (tsc_now() - measure_from) as f64 / hz as f64;
     drain(queues, &mut sink, &mut rx, &mut foreign, hz);
     drop(sink);
-    Ok(summarise(opts, flows, window, hz, &tx, &rx, foreign))
+    let mut report = summarise(opts, flows, window, hz, &tx, &rx, foreign);
+    for (d, r) in report.directions.iter_mut().enumerate() {
+        r.in_flight_at_start = in_flight_at_start[d];
+    }
+    Ok(report)
+}
+
+/// Frames of each direction sent but not (yet) received back, in any phase.
+fn in_flight(tx: &[TxDir], rx: &[RxDir]) -> [u64; 2] {
+    [0, 1].map(|d| tx[d].frames.saturating_sub(rx[d].received_any()))
 }
 
 /// A transmit pool whose every buffer already holds the payload pattern up to the largest
@@ -510,8 +550,9 @@ impl Sink {
         let offered = back.len() as u64;
         let sent = q.tx_burst(&mut back) as u64;
         if sent < offered {
-            // Frames the ring had no room for leave the loop: they show up as loss.
+            // Frames the ring had no room for leave the loop (counted, not switch loss).
             tx.ring_full += 1;
+            rx[1 - port].not_reflected += offered - sent;
         }
         back.clear();
         tx.frames += sent;
@@ -576,7 +617,7 @@ impl Sink {
         };
         match tag.phase {
             Phase::Learn => r.learn_received += 1,
-            Phase::Warmup => {}
+            Phase::Warmup => r.warmup_received += 1,
             Phase::Measure => {
                 r.received += 1;
                 r.bytes += frame.len() as u64;
@@ -635,7 +676,7 @@ fn report_progress(
     );
     for d in 0..2 {
         let sent = tx[d].frames;
-        let received = rx[d].received;
+        let received = rx[d].received_any();
         line += &format!(
             "  {}->{} tx {:.3} rx {:.3} Mpps",
             d,
@@ -680,6 +721,8 @@ fn summarise(
                 corrupt: r.corrupt,
                 misdelivered: r.misdelivered,
                 tx_ring_full: t.ring_full,
+                not_reflected: r.not_reflected,
+                in_flight_at_start: 0,
                 tx_mpps: t.sent_measured as f64 / window / 1e6,
                 rx_mpps: r.received as f64 / window / 1e6,
                 rx_gbps: (r.bytes + 24 * r.received) as f64 * 8.0 / window / 1e9,
@@ -753,4 +796,12 @@ pub fn print_table(out: &mut dyn Write, r: &GenReport) {
         "total  rx {:.3} Mpps, {:.2} Gbit/s; lost {}, corrupt {}, foreign {:?}, learning frames received {}",
         r.rx_mpps, r.rx_gbps, r.lost, r.corrupt, r.foreign, r.learn_received
     );
+    if r.reflect.is_some() {
+        let _ = writeln!(
+            out,
+            "closed loop: in flight when measuring began {:?}, not reflected (generator ring full) {:?}",
+            r.directions.iter().map(|d| d.in_flight_at_start).collect::<Vec<_>>(),
+            r.directions.iter().map(|d| d.not_reflected).collect::<Vec<_>>()
+        );
+    }
 }

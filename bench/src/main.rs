@@ -487,9 +487,11 @@ fn run(
     }
     let generator = match gen_opts {
         Some(opts) => {
+            // The rig holds the pool before anything is sent, so the rings' buffers stay
+            // valid until the ports close, also when the run fails.
             let pool = gen::prefilled_pool()?;
+            rig.tx_pool = Some(pool.clone());
             let r = gen::run(&mut rig.queues, &pool, opts, human)?;
-            rig.tx_pool = Some(pool);
             gen::print_table(human, &r);
             Some(r)
         }

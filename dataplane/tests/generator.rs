@@ -152,6 +152,12 @@ fn closed_loop_spreads_over_every_flow() {
         assert!(num(dir, "received") > 0, "direction {d}: {r}");
         assert_eq!(num(dir, "corrupt"), 0, "{r}");
         assert_eq!(num(dir, "misdelivered"), 0, "{r}");
+        // The loop holds what was seeded, at most (frames can leave it, never join it).
+        let in_flight = num(dir, "in_flight_at_start");
+        assert!(
+            0 < in_flight && in_flight <= 64,
+            "direction {d}: {in_flight} in flight: {r}"
+        );
     }
     // Learning taught the switch all 6000 MACs; the loop then keeps them all in use, so
     // none is unknown (flooded) after learning and the table never overflowed.

@@ -468,6 +468,7 @@ impl MacTable {
     /// Changes the aging time; applies to existing entries at their next check.
     pub fn set_aging_ticks(&mut self, aging_ticks: u64) {
         self.aging_ticks = aging_ticks;
+        self.refresh_after = aging_ticks / 64;
     }
 
     /// How many expired entries have been removed so far, by `learn` (replacing one),
