@@ -382,7 +382,7 @@ def main():
     ap.add_argument("--macs", default="2,1000000", help="MAC counts, comma separated (default 2,1000000)")
     ap.add_argument("--backends", default=",".join(BACKENDS), help="subset of testpmd,ovs,ours")
     ap.add_argument("--reflect", type=int, default=1024,
-                    help="closed loop with this many frames in flight per direction (default 1024); "
+                    help="closed loop seeded with this many frames per direction (default 1024; the rings keep about 450 in flight); "
                          "0 = open loop, the generator sending as fast as it can")
     ap.add_argument("--near-ns", type=float, default=300.0,
                     help="round trip below which a run counts as near state (default 300)")
@@ -461,7 +461,7 @@ def main():
               f"{args.duration:g} s measured after {args.warmup:g} s warm-up per run; "
               f"near state = cache-line round trip < {args.near_ns:g} ns before and after the run\n\n"
               "Mpps = frames received by the generator per second, both directions together; "
-              + (f"closed loop, {args.reflect} frames in flight per direction (dp-traffic --reflect).\n\n"
+              + (f"closed loop, {args.reflect} frames seeded per direction (dp-traffic --reflect).\n\n"
                  if args.reflect else "open loop, generator sending as fast as it can.\n\n"))
     stamp = f"{started:%Y%m%d-%H%M%S}"
     (out / f"{stamp}.json").write_text(json.dumps(
