@@ -24,17 +24,25 @@ fn worker_float(f: &Finals, field: &str) -> f64 {
         .unwrap_or_else(|e| panic!("worker {field}: {e}"))
 }
 
-#[test]
-fn paced_imix_both_ways_arrives_complete_and_in_order() {
+/// Starts the dataplane with two vhost-user ports, runs the generator with `args` through
+/// it, stops the dataplane and checks it exited 0. Returns the generator's report, the
+/// dataplane's final counters and its diagnostics.
+fn run_generator(test: &str, args: &[&str]) -> (Value, Finals, String) {
     let _serial = serial();
-    let s = Scratch::new("gen-paced");
+    let s = Scratch::new(test);
     let socks = vec![s.sock("a"), s.sock("b")];
     let dp = Dataplane::start(&s, &vhost_args(&socks));
+    let r = traffic(&s, &socks, &[], args);
+    let (st, finals, diag) = dp.stop();
+    assert!(st.success(), "{diag}");
+    (r, finals, diag)
+}
+
+#[test]
+fn paced_imix_both_ways_arrives_complete_and_in_order() {
     let rate = 20_000.0;
-    let r = traffic(
-        &s,
-        &socks,
-        &[],
+    let (r, finals, diag) = run_generator(
+        "gen-paced",
         &[
             "--duration",
             "1",
@@ -50,8 +58,6 @@ fn paced_imix_both_ways_arrives_complete_and_in_order() {
             "--quiet",
         ],
     );
-    let (st, finals, diag) = dp.stop();
-    assert!(st.success(), "{diag}");
     let g = &r["generator"];
     assert_eq!(g["size"], "imix");
     assert_eq!(num(g, "macs"), 2000);
@@ -112,24 +118,9 @@ fn paced_imix_both_ways_arrives_complete_and_in_order() {
 
 #[test]
 fn closed_loop_spreads_over_every_flow() {
-    let _serial = serial();
-    let s = Scratch::new("gen-loop");
-    let socks = vec![s.sock("a"), s.sock("b")];
-    let cfg = s.write(
-        "dp.toml",
-        &format!(
-            "[bridge]\nmac_table_size = 10000\n\
-             [[port]]\nname = \"a\"\ntype = \"vhost-user\"\npath = \"{}\"\n\
-             [[port]]\nname = \"b\"\ntype = \"vhost-user\"\npath = \"{}\"\n",
-            socks[0].display(),
-            socks[1].display()
-        ),
-    );
-    let dp = Dataplane::start(&s, &["--config".into(), cfg.display().to_string()]);
-    let r = traffic(
-        &s,
-        &socks,
-        &[],
+    // 6000 MACs fit the default table (8192 entries).
+    let (r, finals, diag) = run_generator(
+        "gen-loop",
         &[
             "--duration",
             "1",
@@ -144,8 +135,6 @@ fn closed_loop_spreads_over_every_flow() {
             "--quiet",
         ],
     );
-    let (st, finals, diag) = dp.stop();
-    assert!(st.success(), "{diag}");
     assert_eq!(r["generator"]["reflect"], 64);
     for d in 0..2 {
         let dir = direction(&r, d);

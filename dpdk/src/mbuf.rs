@@ -38,18 +38,27 @@ impl Mbuf {
         self.raw.as_ptr()
     }
 
-    /// Bytes of the first segment (for a single-segment packet: the whole frame).
+    /// Where the first segment's data starts (`rte_pktmbuf_mtod`), and its length.
     #[inline]
-    pub fn data(&self) -> &[u8] {
-        // SAFETY: we own the mbuf; buf_addr + data_off points at data_len initialised bytes
-        // inside its buffer, which lives as long as the mbuf.
+    fn data_ptr_len(&self) -> (*mut u8, usize) {
+        // SAFETY: we own the mbuf, so its header is readable; data_off stays inside the
+        // buffer, so the offset pointer is in bounds of the same allocation.
         unsafe {
             let m = self.raw.as_ptr();
-            std::slice::from_raw_parts(
-                ((*m).buf_addr as *const u8).add((*m).data_off as usize),
+            (
+                ((*m).buf_addr as *mut u8).add((*m).data_off as usize),
                 (*m).data_len as usize,
             )
         }
+    }
+
+    /// Bytes of the first segment (for a single-segment packet: the whole frame).
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        let (p, len) = self.data_ptr_len();
+        // SAFETY: p points at data_len initialised bytes inside the mbuf's buffer, which
+        // lives as long as the mbuf we own.
+        unsafe { std::slice::from_raw_parts(p, len) }
     }
 
     /// Writable bytes of the first segment, or `None` when the mbuf is shared (see
@@ -59,14 +68,9 @@ impl Mbuf {
         if !self.is_exclusive() {
             return None;
         }
+        let (p, len) = self.data_ptr_len();
         // SAFETY: as in `data`; &mut self and refcnt 1 mean nobody else sees these bytes.
-        Some(unsafe {
-            let m = self.raw.as_ptr();
-            std::slice::from_raw_parts_mut(
-                ((*m).buf_addr as *mut u8).add((*m).data_off as usize),
-                (*m).data_len as usize,
-            )
-        })
+        Some(unsafe { std::slice::from_raw_parts_mut(p, len) })
     }
 
     /// Total packet length over all segments.
@@ -154,28 +158,27 @@ impl Mbuf {
     #[inline]
     pub fn prefetch_data(&self) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: prefetch never faults, whatever the address; the address is computed from
-        // the mbuf header we own.
+        // SAFETY: prefetch never faults, whatever the address.
         unsafe {
-            let m = self.raw.as_ptr();
-            let p = ((*m).buf_addr as *const i8).add((*m).data_off as usize);
-            std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0);
+            std::arch::x86_64::_mm_prefetch(
+                self.data_ptr_len().0 as *const i8,
+                std::arch::x86_64::_MM_HINT_T0,
+            );
         }
     }
-}
 
-impl Mbuf {
     /// Asks the CPU to fetch the packet's first cache line for writing (PREFETCHW), so a
     /// line last read by another core is claimed before the write that needs it.
     #[inline]
     pub fn prefetch_data_for_write(&self) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: PREFETCHW never faults and changes no architectural state; the address is
-        // computed from the mbuf header we own.
+        // SAFETY: PREFETCHW never faults and changes no architectural state.
         unsafe {
-            let m = self.raw.as_ptr();
-            let p = ((*m).buf_addr as *const u8).add((*m).data_off as usize);
-            std::arch::asm!("prefetchw [{0}]", in(reg) p, options(nostack, readonly, preserves_flags));
+            std::arch::asm!(
+                "prefetchw [{0}]",
+                in(reg) self.data_ptr_len().0,
+                options(nostack, readonly, preserves_flags)
+            );
         }
     }
 }
@@ -186,6 +189,18 @@ impl Drop for Mbuf {
         // SAFETY: we own one reference; rte_pktmbuf_free drops it and frees at zero.
         unsafe { dpdk_sys::shim_pktmbuf_free(self.raw.as_ptr()) };
     }
+}
+
+/// Views a burst slot as the mbuf it holds.
+///
+/// # Safety
+/// `*slot` is a non-NULL mbuf owned by the container of `slot`, and stays so while the
+/// returned borrow lives. (Mbuf is a `repr(transparent)` NonNull wrapper, so a
+/// `&*mut rte_mbuf` has the layout of a `&Mbuf`.)
+#[inline]
+unsafe fn slot_as_mbuf(slot: &*mut rte_mbuf) -> &Mbuf {
+    // SAFETY: the caller's contract; the layouts match (see above).
+    unsafe { &*(slot as *const *mut rte_mbuf as *const Mbuf) }
 }
 
 /// Up to [`BURST_SIZE`] owned mbufs, as rx fills them and tx takes them. What is still in
@@ -242,9 +257,8 @@ impl MbufBurst {
     #[inline]
     pub fn get(&self, i: usize) -> Option<&Mbuf> {
         if i < self.len {
-            // SAFETY: slots[..len] are non-NULL owned mbufs; Mbuf is a transparent-sized
-            // NonNull wrapper, so a &*mut rte_mbuf can be viewed as &Mbuf.
-            Some(unsafe { &*(&self.slots[i] as *const *mut rte_mbuf as *const Mbuf) })
+            // SAFETY: slots[..len] are non-NULL owned mbufs.
+            Some(unsafe { slot_as_mbuf(&self.slots[i]) })
         } else {
             None
         }
@@ -348,10 +362,9 @@ impl Drain<'_> {
     #[inline]
     pub fn ahead(&self, k: usize) -> Option<&Mbuf> {
         let p = self.slots.get(self.next + k)?;
-        // SAFETY: slots[next..] are owned non-NULL mbufs not yet handed out; Mbuf is a
-        // transparent NonNull wrapper, so &*mut rte_mbuf can be viewed as &Mbuf, and the
-        // borrow of self keeps the iterator from handing this one out meanwhile.
-        Some(unsafe { &*(p as *const *mut rte_mbuf as *const Mbuf) })
+        // SAFETY: slots[next..] are owned non-NULL mbufs not yet handed out, and the borrow
+        // of self keeps the iterator from handing this one out meanwhile.
+        Some(unsafe { slot_as_mbuf(p) })
     }
 }
 

@@ -8,6 +8,7 @@
 //! Deterministic enough for `valgrind --tool=callgrind` instruction counts as well.
 
 use clap::Parser;
+use dpdk::tsc_now;
 use std::time::Instant;
 use switch::bridge::{Bridge, BridgeConfig, Verdict};
 use switch::wire::MacAddr;
@@ -88,9 +89,9 @@ fn main() {
     }
     let mut verdicts = [0u64; 3];
     let (mut flow, mut dir) = (0u32, 0u8);
-    let hz = dpdk_free_tsc_hz();
+    let hz = measured_tsc_hz();
     let t0 = Instant::now();
-    let c0 = rdtsc();
+    let c0 = tsc_now();
     let mut done = 0u64;
     let mut now = 1u64;
     while done < args.frames {
@@ -129,7 +130,7 @@ fn main() {
         now += 1;
         done += window.len() as u64;
     }
-    let cycles = rdtsc() - c0;
+    let cycles = tsc_now() - c0;
     let secs = t0.elapsed().as_secs_f64();
     println!(
         "macs={} frames={} prefetch={} cycles_per_frame={:.1} mpps={:.1} forwarded={} flooded={} dropped={} (tsc {:.2} GHz)",
@@ -145,19 +146,10 @@ fn main() {
     );
 }
 
-fn rdtsc() -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: RDTSC has no preconditions.
-    unsafe {
-        std::arch::x86_64::_rdtsc()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    0
-}
-
-/// TSC ticks per second, measured against the monotonic clock over 50 ms.
-fn dpdk_free_tsc_hz() -> f64 {
-    let (t, c) = (Instant::now(), rdtsc());
+/// TSC ticks per second, measured against the monotonic clock over 50 ms (no EAL here, so
+/// `dpdk::tsc_hz` is not available).
+fn measured_tsc_hz() -> f64 {
+    let (t, c) = (Instant::now(), tsc_now());
     std::thread::sleep(std::time::Duration::from_millis(50));
-    (rdtsc() - c) as f64 / t.elapsed().as_secs_f64()
+    (tsc_now() - c) as f64 / t.elapsed().as_secs_f64()
 }
