@@ -23,25 +23,54 @@ pub const MAINTAIN_BUDGET: usize = 256;
 /// worker's own cycles went to the sweep when it ran per call).
 pub const SWEEPS_PER_AGING: u64 = 4;
 
+/// The first [`PortId`] that stands for a remote VTEP rather than a local port: a bridge
+/// stretched over VXLAN learns inner MACs "on" remote `r` as port `TUNNEL_PORT_BASE + r`,
+/// so learning, moves, static pins and aging work the same for both kinds of destination
+/// (as in Linux's vxlan FDB, where a MAC maps to a local port or a remote VTEP address).
+pub const TUNNEL_PORT_BASE: PortId = 0x8000;
+/// Remote VTEPs a bridge can tell apart: the `PortId`s above [`TUNNEL_PORT_BASE`].
+pub const MAX_REMOTES: usize = (PortId::MAX - TUNNEL_PORT_BASE) as usize + 1;
+
+/// The [`PortId`] of remote VTEP number `remote` (an index the VTEP hands out).
+#[inline]
+pub fn tunnel_port(remote: u16) -> PortId {
+    debug_assert!((remote as usize) < MAX_REMOTES);
+    TUNNEL_PORT_BASE | remote
+}
+
+/// The remote VTEP number behind `port`, if it is a tunnel port.
+#[inline]
+pub fn remote_of(port: PortId) -> Option<u16> {
+    port.checked_sub(TUNNEL_PORT_BASE)
+}
+
 /// Static configuration of a bridge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgeConfig {
-    /// Ports of the bridge, numbered `0..n_ports`.
+    /// Local ports of the bridge, numbered `0..n_ports` (at most [`TUNNEL_PORT_BASE`]).
     pub n_ports: u16,
+    /// Whether the bridge is stretched over VXLAN: only then may frames arrive on, and MACs
+    /// be learned on, tunnel ports ([`tunnel_port`]).
+    pub tunnel: bool,
     /// Maximum MAC table entries, learned + static.
     pub capacity: usize,
     /// A learned entry expires after more than this many ticks without a frame from it.
     pub aging_ticks: u64,
-    /// MACs pinned to a port: never aged, never moved.
+    /// MACs pinned to a port (local, or a tunnel port on a tunnel bridge): never aged,
+    /// never moved.
     pub static_macs: Vec<(MacAddr, PortId)>,
 }
 
 /// What to do with a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Send out of exactly this port (never the ingress port).
+    /// Send out of exactly this port (never the ingress port; a tunnel port means: encapsulate
+    /// toward that remote VTEP).
     Forward(PortId),
-    /// Send out of every port except the ingress one ([`Bridge::flood_targets`]).
+    /// Send out of every local port except the ingress one ([`Bridge::flood_targets`]) and,
+    /// when the frame came from a local port of a tunnel bridge, to every remote VTEP of the
+    /// flood list (head-end replication). A frame from the tunnel is never flooded back into
+    /// it (split horizon).
     Flood,
     Drop(DropReason),
 }
@@ -55,16 +84,25 @@ pub enum DropReason {
     /// The destination was learned on the ingress port: the frame has already reached its
     /// segment, and sending it back would duplicate it there.
     DstIsIngress,
+    /// A frame from one remote VTEP whose destination is behind another remote VTEP: the
+    /// overlay is a full mesh, so the sender reaches that VTEP itself; relaying it would
+    /// duplicate the frame (split horizon, as in RFC 7348 and Linux's vxlan driver).
+    SplitHorizon,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 2] = [DropReason::Malformed, DropReason::DstIsIngress];
+    pub const ALL: [DropReason; 3] = [
+        DropReason::Malformed,
+        DropReason::DstIsIngress,
+        DropReason::SplitHorizon,
+    ];
 
     /// Name for `name=value` stats lines.
     pub fn name(self) -> &'static str {
         match self {
             DropReason::Malformed => "malformed",
             DropReason::DstIsIngress => "dst_is_ingress",
+            DropReason::SplitHorizon => "split_horizon",
         }
     }
 
@@ -84,6 +122,8 @@ pub enum BridgeError {
     TooManyStatic { count: usize, capacity: usize },
     /// A static MAC is multicast, broadcast or all-zero.
     StaticNotLearnable { mac: MacAddr },
+    /// More local ports than [`TUNNEL_PORT_BASE`].
+    TooManyPorts { n_ports: u16 },
     /// A static MAC names a port the bridge does not have.
     StaticPortOutOfRange {
         mac: MacAddr,
@@ -98,6 +138,10 @@ impl fmt::Display for BridgeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BridgeError::NoPorts => f.write_str("a bridge needs at least one port"),
+            BridgeError::TooManyPorts { n_ports } => write!(
+                f,
+                "{n_ports} ports are more than a bridge can number ({TUNNEL_PORT_BASE})"
+            ),
             BridgeError::TooManyStatic { count, capacity } => write!(
                 f,
                 "{count} static MACs do not fit a MAC table of capacity {capacity}; raise the capacity"
@@ -150,6 +194,11 @@ pub struct BridgeCounters {
     pub flooded_unknown: AtomicU64,
     /// `Forward` verdicts.
     pub forwarded: AtomicU64,
+    /// `Forward` verdicts toward a remote VTEP (also counted in `forwarded`).
+    pub forwarded_remote: AtomicU64,
+    /// Known MACs that moved between a local port and a remote VTEP, either way (also
+    /// counted in `moved`).
+    pub moved_tunnel: AtomicU64,
     /// A gauge, not a counter: entries in the MAC table (learned + static) as of the last
     /// [`Bridge::maintain`], including expired ones the sweep has not reached yet.
     pub entries: AtomicU64,
@@ -174,12 +223,14 @@ pub struct BridgeCountersSnapshot {
     pub flooded: u64,
     pub flooded_unknown: u64,
     pub forwarded: u64,
+    pub forwarded_remote: u64,
+    pub moved_tunnel: u64,
     pub entries: u64,
 }
 
 impl BridgeCountersSnapshot {
     /// `(name, value)` pairs in a fixed order, for `name=value` stats lines.
-    pub fn fields(&self) -> [(&'static str, u64); 10] {
+    pub fn fields(&self) -> [(&'static str, u64); 12] {
         [
             ("macs", self.entries),
             ("learned", self.learned),
@@ -191,6 +242,8 @@ impl BridgeCountersSnapshot {
             ("flooded", self.flooded),
             ("flooded_unknown", self.flooded_unknown),
             ("forwarded", self.forwarded),
+            ("forwarded_remote", self.forwarded_remote),
+            ("moved_tunnel", self.moved_tunnel),
         ]
     }
 }
@@ -208,6 +261,8 @@ impl BridgeCounters {
             flooded: self.flooded.load(Relaxed),
             flooded_unknown: self.flooded_unknown.load(Relaxed),
             forwarded: self.forwarded.load(Relaxed),
+            forwarded_remote: self.forwarded_remote.load(Relaxed),
+            moved_tunnel: self.moved_tunnel.load(Relaxed),
             entries: self.entries.load(Relaxed),
         }
     }
@@ -217,6 +272,7 @@ impl BridgeCounters {
 pub struct Bridge {
     table: MacTable,
     n_ports: u16,
+    tunnel: bool,
     /// Behind an `Arc` so a stats thread can hold it while the worker holds `&mut Bridge`.
     counters: Arc<BridgeCounters>,
     /// `table.expired_total()` already folded into `counters.aged`.
@@ -232,8 +288,13 @@ impl Bridge {
     /// static MAC that is not unicast, names a port outside `0..n_ports` or is listed twice,
     /// or more static MACs than `capacity`.
     pub fn new(cfg: BridgeConfig) -> Result<Bridge, BridgeError> {
-        if cfg.n_ports == 0 {
+        if cfg.n_ports == 0 && !cfg.tunnel {
             return Err(BridgeError::NoPorts);
+        }
+        if cfg.n_ports > TUNNEL_PORT_BASE {
+            return Err(BridgeError::TooManyPorts {
+                n_ports: cfg.n_ports,
+            });
         }
         if cfg.static_macs.len() > cfg.capacity {
             return Err(BridgeError::TooManyStatic {
@@ -243,7 +304,7 @@ impl Bridge {
         }
         let mut table = MacTable::new(cfg.capacity, cfg.aging_ticks);
         for &(mac, port) in &cfg.static_macs {
-            if port >= cfg.n_ports {
+            if !(port < cfg.n_ports || cfg.tunnel && remote_of(port).is_some()) {
                 return Err(BridgeError::StaticPortOutOfRange {
                     mac,
                     port,
@@ -263,6 +324,7 @@ impl Bridge {
         Ok(Bridge {
             table,
             n_ports: cfg.n_ports,
+            tunnel: cfg.tunnel,
             counters: Arc::default(),
             expired_seen: 0,
             swept_until: 0,
@@ -273,17 +335,21 @@ impl Bridge {
     /// Decides what to do with `frame`, which arrived on `ingress` at tick `now`.
     ///
     /// Learns the source (unless multicast/zero), then: group destinations flood; a known
-    /// unicast destination is forwarded to its port, or dropped if that is the ingress port;
-    /// an unknown one floods. Never panics, whatever the bytes; `ingress >= n_ports` is a
-    /// caller bug (asserted in debug builds, `Drop(Malformed)` in release).
+    /// unicast destination is forwarded to its port, or dropped if that is the ingress port
+    /// (or, for a frame from a remote VTEP, another remote VTEP: split horizon); an unknown
+    /// one floods. `ingress` is a local port or, on a tunnel bridge, the tunnel port of the
+    /// remote VTEP the frame was decapsulated from. Never panics, whatever the bytes; an
+    /// `ingress` the bridge does not have is a caller bug (asserted in debug builds,
+    /// `Drop(Malformed)` in release).
     #[inline]
     pub fn process(&mut self, ingress: PortId, frame: &[u8], now: u64) -> Verdict {
         debug_assert!(
-            ingress < self.n_ports,
-            "ingress port {ingress} outside bridge ports 0..{}",
-            self.n_ports
+            self.has_port(ingress),
+            "ingress port {ingress} outside bridge ports 0..{} (tunnel: {})",
+            self.n_ports,
+            self.tunnel
         );
-        if ingress >= self.n_ports {
+        if !self.has_port(ingress) {
             return Verdict::Drop(DropReason::Malformed);
         }
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
@@ -296,7 +362,12 @@ impl Bridge {
             match self.table.learn(src, ingress, now) {
                 LearnOutcome::Refreshed => {}
                 LearnOutcome::Learned => bump(&c.learned, 1),
-                LearnOutcome::Moved { .. } => bump(&c.moved, 1),
+                LearnOutcome::Moved { from } => {
+                    bump(&c.moved, 1);
+                    if remote_of(from).is_some() != remote_of(ingress).is_some() {
+                        bump(&c.moved_tunnel, 1);
+                    }
+                }
                 LearnOutcome::TableFull => bump(&c.table_full, 1),
                 LearnOutcome::StaticPinned => bump(&c.static_pinned, 1),
             }
@@ -313,8 +384,14 @@ impl Bridge {
         } else {
             match self.table.lookup(dst, now) {
                 Some(p) if p == ingress => Verdict::Drop(DropReason::DstIsIngress),
+                Some(p) if p >= TUNNEL_PORT_BASE && ingress >= TUNNEL_PORT_BASE => {
+                    Verdict::Drop(DropReason::SplitHorizon)
+                }
                 Some(p) => {
                     bump(&c.forwarded, 1);
+                    if p >= TUNNEL_PORT_BASE {
+                        bump(&c.forwarded_remote, 1);
+                    }
                     Verdict::Forward(p)
                 }
                 None => {
@@ -326,6 +403,18 @@ impl Bridge {
         };
         self.fold_aged();
         verdict
+    }
+
+    /// Whether frames may arrive on `port`: a local port, or any tunnel port of a tunnel
+    /// bridge.
+    #[inline]
+    pub fn has_port(&self, port: PortId) -> bool {
+        port < self.n_ports || (self.tunnel && port >= TUNNEL_PORT_BASE)
+    }
+
+    /// Whether the bridge is stretched over VXLAN.
+    pub fn is_tunnel(&self) -> bool {
+        self.tunnel
     }
 
     /// Starts loading the MAC table slots that [`Bridge::process`] will need for `frame`
@@ -396,7 +485,9 @@ impl Bridge {
         self.n_ports
     }
 
-    /// The ports a `Flood` verdict for a frame from `ingress` goes to: all but `ingress`.
+    /// The local ports a `Flood` verdict for a frame from `ingress` goes to: all but
+    /// `ingress`. (Remote VTEPs are the VTEP's business: its flood list, and only for frames
+    /// from local ports.)
     pub fn flood_targets(&self, ingress: PortId) -> impl Iterator<Item = PortId> {
         (0..self.n_ports).filter(move |&p| p != ingress)
     }
@@ -425,6 +516,7 @@ mod tests {
     fn bridge(n_ports: u16, capacity: usize, aging_ticks: u64) -> Bridge {
         Bridge::new(BridgeConfig {
             n_ports,
+            tunnel: false,
             capacity,
             aging_ticks,
             static_macs: vec![],
@@ -564,10 +656,112 @@ mod tests {
         );
     }
 
+    fn tunnel_bridge(n_ports: u16, static_macs: Vec<(MacAddr, PortId)>) -> Bridge {
+        Bridge::new(BridgeConfig {
+            n_ports,
+            tunnel: true,
+            capacity: 16,
+            aging_ticks: 1000,
+            static_macs,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn remote_macs_are_learned_on_tunnel_ports() {
+        let r0 = tunnel_port(0);
+        let r1 = tunnel_port(1);
+        let mut b = tunnel_bridge(2, vec![]);
+        // A frame decapsulated from remote 0 teaches its source; a local reply goes there.
+        assert_eq!(
+            b.process(r0, &frame(MacAddr::BROADCAST, A), 0),
+            Verdict::Flood
+        );
+        assert_eq!(b.process(1, &frame(A, B), 1), Verdict::Forward(r0));
+        assert_eq!(b.process(r0, &frame(B, A), 2), Verdict::Forward(1));
+        // Remote 1 sends to A (behind remote 0): split horizon, never relayed.
+        assert_eq!(
+            b.process(r1, &frame(A, C), 3),
+            Verdict::Drop(DropReason::SplitHorizon)
+        );
+        // ... and to a MAC on the same remote as itself: the frame is already there.
+        assert_eq!(
+            b.process(r1, &frame(C, D), 3),
+            Verdict::Drop(DropReason::DstIsIngress)
+        );
+        let s = snap(&b);
+        assert_eq!((s.forwarded, s.forwarded_remote, s.learned), (2, 1, 4));
+        assert_eq!(remote_of(r1), Some(1));
+        assert_eq!(remote_of(1), None);
+    }
+
+    #[test]
+    fn moves_between_local_ports_and_remotes_are_followed_and_counted() {
+        let mut b = tunnel_bridge(2, vec![]);
+        b.process(0, &frame(MacAddr::BROADCAST, A), 0);
+        assert_eq!(b.process(1, &frame(A, B), 1), Verdict::Forward(0));
+        // A migrates to another host: now behind remote 3.
+        b.process(tunnel_port(3), &frame(MacAddr::BROADCAST, A), 2);
+        assert_eq!(
+            b.process(1, &frame(A, B), 3),
+            Verdict::Forward(tunnel_port(3))
+        );
+        // ... then to remote 4 (a move, but not between local and tunnel) ...
+        b.process(tunnel_port(4), &frame(MacAddr::BROADCAST, A), 4);
+        // ... and back to a local port.
+        b.process(0, &frame(MacAddr::BROADCAST, A), 5);
+        assert_eq!(b.process(1, &frame(A, B), 6), Verdict::Forward(0));
+        let s = snap(&b);
+        assert_eq!((s.moved, s.moved_tunnel), (3, 2));
+    }
+
+    #[test]
+    fn static_remote_entries_never_move_or_age() {
+        let r = tunnel_port(2);
+        let mut b = tunnel_bridge(2, vec![(S, r)]);
+        assert_eq!(b.process(0, &frame(S, A), 5000), Verdict::Forward(r));
+        // S shows up locally: switched, not learned.
+        assert_eq!(b.process(1, &frame(A, S), 5001), Verdict::Forward(0));
+        assert_eq!(b.process(0, &frame(S, A), 5002), Verdict::Forward(r));
+        assert_eq!(snap(&b).static_pinned, 1);
+        b.maintain(1_000_000);
+        assert_eq!(b.process(0, &frame(S, A), 1_000_000), Verdict::Forward(r));
+    }
+
+    #[test]
+    fn tunnel_ports_exist_only_on_tunnel_bridges() {
+        let mut plain = bridge(2, 16, 1000);
+        assert!(!plain.has_port(tunnel_port(0)));
+        assert_eq!(
+            Bridge::new(BridgeConfig {
+                n_ports: 2,
+                tunnel: false,
+                capacity: 4,
+                aging_ticks: 10,
+                static_macs: vec![(S, tunnel_port(0))],
+            })
+            .err(),
+            Some(BridgeError::StaticPortOutOfRange {
+                mac: S,
+                port: tunnel_port(0),
+                n_ports: 2
+            })
+        );
+        if !cfg!(debug_assertions) {
+            assert_eq!(
+                plain.process(tunnel_port(0), &frame(A, B), 0),
+                Verdict::Drop(DropReason::Malformed)
+            );
+        }
+        // A tunnel bridge may have no local port at all (a pure transit segment).
+        assert!(tunnel_bridge(0, vec![]).has_port(tunnel_port(7)));
+    }
+
     #[test]
     fn static_entries_never_move_or_age() {
         let mut b = Bridge::new(BridgeConfig {
             n_ports: 3,
+            tunnel: false,
             capacity: 4,
             aging_ticks: 10,
             static_macs: vec![(S, 2)],
@@ -684,6 +878,7 @@ mod tests {
     fn config_errors() {
         let cfg = |n_ports, capacity, static_macs| BridgeConfig {
             n_ports,
+            tunnel: false,
             capacity,
             aging_ticks: 10,
             static_macs,
@@ -734,6 +929,7 @@ mod tests {
         }
         assert_eq!(DropReason::Malformed.name(), "malformed");
         assert_eq!(DropReason::DstIsIngress.name(), "dst_is_ingress");
+        assert_eq!(DropReason::SplitHorizon.name(), "split_horizon");
         let s = BridgeCountersSnapshot {
             learned: 1,
             moved: 2,
@@ -744,6 +940,8 @@ mod tests {
             flooded: 7,
             flooded_unknown: 8,
             forwarded: 9,
+            forwarded_remote: 10,
+            moved_tunnel: 11,
             entries: 0,
         };
         let names: Vec<_> = s.fields().iter().map(|f| f.0).collect();
@@ -759,7 +957,9 @@ mod tests {
                 "src_not_learnable",
                 "flooded",
                 "flooded_unknown",
-                "forwarded"
+                "forwarded",
+                "forwarded_remote",
+                "moved_tunnel"
             ]
         );
         assert!(s.fields().iter().enumerate().all(|(i, f)| f.1 == i as u64));
@@ -825,6 +1025,7 @@ mod tests {
                     verdicts[2] += 1;
                 }
                 Verdict::Drop(DropReason::DstIsIngress) => verdicts[3] += 1,
+                Verdict::Drop(DropReason::SplitHorizon) => panic!("split horizon without a tunnel"),
             }
             assert!(b.table().len() <= 64);
             if rng.below(8) == 0 {

@@ -6,6 +6,7 @@
 
 pub mod bridge;
 pub mod mac_table;
+pub mod vtep;
 pub mod wire;
 
 pub use mac_table::PortId;

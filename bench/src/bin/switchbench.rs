@@ -64,6 +64,7 @@ fn main() {
     let flows = (args.macs / 2).max(1);
     let mut bridge = Bridge::new(BridgeConfig {
         n_ports: 2,
+        tunnel: false,
         capacity: args.table,
         aging_ticks: u64::MAX / 2,
         static_macs: vec![],

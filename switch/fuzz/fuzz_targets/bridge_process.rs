@@ -14,6 +14,7 @@ const CAPACITY: usize = 8;
 fuzz_target!(|data: &[u8]| {
     let mut bridge = Bridge::new(BridgeConfig {
         n_ports: PORTS,
+        tunnel: false,
         capacity: CAPACITY,
         aging_ticks: 50,
         static_macs: vec![(MacAddr([0x02, 0, 0, 0, 0, 0x99]), 3)],
