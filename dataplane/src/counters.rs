@@ -126,6 +126,10 @@ pub struct WorkerCounters {
     pub rx_packets: AtomicU64,
     /// Receive calls that returned at least one packet.
     pub rx_bursts: AtomicU64,
+    /// Times the idle worker slept (`--pmd-sleep-max`), and the TSC cycles it spent asleep
+    /// (part of `idle_cycles`).
+    pub sleeps: AtomicU64,
+    pub sleep_cycles: AtomicU64,
 }
 
 /// A plain copy of [`WorkerCounters`], with the derived figures.
@@ -137,6 +141,8 @@ pub struct WorkerSnapshot {
     pub idle_cycles: u64,
     pub rx_packets: u64,
     pub rx_bursts: u64,
+    pub sleeps: u64,
+    pub sleep_cycles: u64,
 }
 
 impl WorkerCounters {
@@ -148,6 +154,8 @@ impl WorkerCounters {
             idle_cycles: self.idle_cycles.load(Relaxed),
             rx_packets: self.rx_packets.load(Relaxed),
             rx_bursts: self.rx_bursts.load(Relaxed),
+            sleeps: self.sleeps.load(Relaxed),
+            sleep_cycles: self.sleep_cycles.load(Relaxed),
         }
     }
 }
@@ -162,6 +170,8 @@ impl WorkerSnapshot {
             idle_cycles: self.idle_cycles.saturating_sub(earlier.idle_cycles),
             rx_packets: self.rx_packets.saturating_sub(earlier.rx_packets),
             rx_bursts: self.rx_bursts.saturating_sub(earlier.rx_bursts),
+            sleeps: self.sleeps.saturating_sub(earlier.sleeps),
+            sleep_cycles: self.sleep_cycles.saturating_sub(earlier.sleep_cycles),
         }
     }
 
@@ -197,7 +207,7 @@ impl WorkerSnapshot {
     /// The `key=value` fields of a stats line.
     pub fn fields(&self) -> String {
         format!(
-            "loops={} busy_loops={} busy_cycles={} idle_cycles={} busy_pct={:.1} rx_packets={} rx_bursts={} pkts_per_burst={:.1} cycles_per_pkt={:.1}",
+            "loops={} busy_loops={} busy_cycles={} idle_cycles={} busy_pct={:.1} rx_packets={} rx_bursts={} pkts_per_burst={:.1} cycles_per_pkt={:.1} sleeps={} sleep_cycles={}",
             self.iterations,
             self.busy_iterations,
             self.busy_cycles,
@@ -206,7 +216,9 @@ impl WorkerSnapshot {
             self.rx_packets,
             self.rx_bursts,
             self.packets_per_burst(),
-            self.cycles_per_packet()
+            self.cycles_per_packet(),
+            self.sleeps,
+            self.sleep_cycles
         )
     }
 }
@@ -224,6 +236,7 @@ mod tests {
             idle_cycles: 1_000,
             rx_packets: 200,
             rx_bursts: 10,
+            ..Default::default()
         };
         let b = WorkerSnapshot {
             iterations: 300,
@@ -232,6 +245,7 @@ mod tests {
             idle_cycles: 1_000,
             rx_packets: 1_200,
             rx_bursts: 60,
+            ..Default::default()
         };
         let d = b.since(&a);
         assert_eq!(d.busy_pct(), 100.0);

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const USAGE: &str = "dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... \
-                     [--stats-interval SECS] [--mbufs N] [--vhost-path lib|pmd]";
+                     [--stats-interval SECS] [--mbufs N] [--vhost-path lib|pmd] [--pmd-sleep-max USECS]";
 
 /// Poll-mode L2 learning switch between vhost-user and DPDK ports.
 #[derive(Parser, Debug)]
@@ -43,6 +43,11 @@ struct AppArgs {
     /// through the net_vhost ethdev PMD. `type = "dpdk"` ports always use ethdev.
     #[arg(long, value_enum, value_name = "lib|pmd", default_value_t = VhostPath::default())]
     vhost_path: VhostPath,
+    /// When a loop receives nothing, the worker sleeps, backing off up to USECS
+    /// microseconds (as OVS's pmd-sleep-max); 0, the default, polls without pause. Lets
+    /// several dataplanes share cores at the cost of up to USECS of added latency.
+    #[arg(long, value_name = "USECS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pmd_sleep_max: u32,
 }
 
 /// CPUs in this process's affinity mask.
@@ -77,6 +82,7 @@ fn main() -> ExitCode {
                 "--stats-interval",
                 "--mbufs",
                 "--vhost-path",
+                "--pmd-sleep-max",
             ]
             .iter()
             .any(|o| a.as_str() == *o || a.starts_with(&format!("{o}=")))
@@ -125,15 +131,16 @@ fn main() -> ExitCode {
     if let Err(e) = cfg.validate_with_origin(&origin) {
         return fail(2, e);
     }
+    let n_ports = runtime::opened_ports(&cfg).len();
     if let Some(n) = app.mbufs {
-        let min = runtime::min_pool_size(cfg.bridge.ports.len());
+        let min = runtime::min_pool_size(n_ports);
         if n < min {
             return fail(
                 2,
                 format!(
                     "--mbufs {n}: {} ports need at least {min} mbufs (1024-entry rx and tx rings \
                      each, plus bursts and lcore caches); raise it or omit --mbufs",
-                    cfg.bridge.ports.len()
+                    n_ports
                 ),
             );
         }
@@ -174,6 +181,7 @@ fn main() -> ExitCode {
         stats_interval: (!stats_interval.is_zero()).then_some(stats_interval),
         mbufs: app.mbufs,
         vhost_path: app.vhost_path,
+        sleep_max_us: app.pmd_sleep_max,
     };
     let result = runtime::run(&eal, &cfg, &opts, quit);
     drop(eal);

@@ -66,6 +66,23 @@ impl PortControl {
         }
     }
 
+    /// The port's MAC address: the ethdev's own; `None` for a vhost library port, which has
+    /// no ethdev (the guest owns the MACs behind it).
+    pub fn mac_addr(&self) -> Option<[u8; 6]> {
+        match self {
+            PortControl::Eth(p) => Some(p.mac_addr()),
+            PortControl::Vhost(_) => None,
+        }
+    }
+
+    /// Sets an ethdev port's MTU; a vhost library port has none to set.
+    pub fn set_mtu(&mut self, mtu: u16) -> dpdk::Result<()> {
+        match self {
+            PortControl::Eth(p) => p.set_mtu(mtu),
+            PortControl::Vhost(_) => Ok(()),
+        }
+    }
+
     /// The data-path handle for the worker; `None` once taken.
     pub fn take_queue(&mut self) -> Option<PortIo> {
         match self {

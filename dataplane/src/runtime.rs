@@ -6,16 +6,22 @@ use crate::counters::{
     PortCounters, PortCountersSnapshot, PortDrop, WorkerCounters, WorkerSnapshot,
 };
 use crate::ports::{PortControl, PortIo, VhostPath};
-use crate::worker::{Worker, WorkerPort};
+use crate::worker::{Held, PortRole, Worker, WorkerBridge, WorkerPort, WorkerVtep, MAX_PORTS};
 use dpdk::{Eal, EthPort, Mempool, PortStats, VhostUser};
-use pmd_config::{Config, PortKind, VhostMode, VHOST_DEVICE_PREFIX};
+use pmd_config::{AcceptRemotes, Config, PortKind, StaticTarget, VhostMode, VHOST_DEVICE_PREFIX};
 use std::io::Write;
+use std::net::Ipv4Addr;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switch::bridge::tunnel_port;
 use switch::bridge::{Bridge, BridgeConfig, BridgeCounters, BridgeCountersSnapshot};
+use switch::vtep::neighbor::NeighborTimers;
+use switch::vtep::{Vtep, VtepCounters, VtepParams};
+use switch::wire::MacAddr;
+use switch::PortId;
 
 /// Descriptors per rx and tx ring: room for 32 bursts, so a guest that pauses for a few
 /// microseconds does not lose frames.
@@ -40,6 +46,9 @@ pub struct RunOptions {
     pub mbufs: Option<u32>,
     /// How vhost-user ports are served; `type = "dpdk"` ports are always ethdev.
     pub vhost_path: VhostPath,
+    /// Longest idle sleep of the worker, in microseconds (`--pmd-sleep-max`); 0 polls
+    /// without pause.
+    pub sleep_max_us: u32,
 }
 
 /// A port the runtime opened, with what it needs to close it cleanly.
@@ -55,17 +64,38 @@ struct OpenPort {
 struct Sample {
     at: Instant,
     ports: Vec<PortCountersSnapshot>,
-    bridge: BridgeCountersSnapshot,
+    bridges: Vec<BridgeCountersSnapshot>,
 }
 
 impl Sample {
-    fn take(ports: &[OpenPort], bridge: &BridgeCounters) -> Sample {
+    fn take(ports: &[OpenPort], bridges: &[(String, Arc<BridgeCounters>)]) -> Sample {
         Sample {
             at: Instant::now(),
             ports: ports.iter().map(|p| p.counters.snapshot()).collect(),
-            bridge: bridge.snapshot(),
+            bridges: bridges.iter().map(|(_, c)| c.snapshot()).collect(),
         }
     }
+}
+
+/// The names of the ports the dataplane opens, in worker port order: every bridge's ports,
+/// bridge by bridge, then the VTEP's underlay port.
+pub fn opened_ports(cfg: &Config) -> Vec<&str> {
+    let mut names: Vec<&str> = cfg
+        .bridges
+        .iter()
+        .flat_map(|b| b.ports.iter().map(String::as_str))
+        .collect();
+    if let Some(v) = &cfg.vtep {
+        names.push(&v.port);
+    }
+    names
+}
+
+/// A MAC for the underlay port when it has none of its own (a vhost library port standing
+/// in for a NIC): locally administered, derived from the VTEP address so it is stable.
+fn derived_mac(ip: Ipv4Addr) -> MacAddr {
+    let o = ip.octets();
+    MacAddr([0x02, 0x76, o[0], o[1], o[2], o[3]])
 }
 
 /// Runs the switch until `quit` is set. Returns after every port is closed and every mbuf is
@@ -86,8 +116,14 @@ pub fn run(
         log::info!("lcore {idle} stays idle: one worker lcore polls every port in this version");
     }
 
-    let n_ports = cfg.bridge.ports.len();
-    let mbufs = opts.mbufs.unwrap_or_else(|| default_pool_size(n_ports));
+    let names = opened_ports(cfg);
+    if names.len() > MAX_PORTS {
+        return Err(RunError::Setup(format!(
+            "{} ports over all bridges and the VTEP: one worker serves at most {MAX_PORTS}",
+            names.len()
+        )));
+    }
+    let mbufs = opts.mbufs.unwrap_or_else(|| default_pool_size(names.len()));
     // The worker allocates (rx) and frees (tx) every mbuf: keep them on its NUMA node if
     // that node has memory (not so with --no-huge, or --socket-mem N,0), else anywhere.
     let pool = Mempool::new_pktmbuf(
@@ -108,45 +144,168 @@ pub fn run(
         )
     })?;
 
-    let mut ports = Vec::with_capacity(n_ports);
-    for name in &cfg.bridge.ports {
+    let mut ports = Vec::with_capacity(names.len());
+    for name in &names {
         ports.push(open_port(cfg, name, &pool, opts.vhost_path)?);
     }
     for p in &cfg.ports {
-        if !cfg.bridge.ports.contains(&p.name) {
-            log::warn!("port {:?} is in no bridge; not opened", p.name);
+        if !names.contains(&p.name.as_str()) {
+            log::warn!(
+                "port {:?} is in no bridge and is not the VTEP's; not opened",
+                p.name
+            );
         }
     }
     let baseline_in_use = pool.in_use();
 
     let hz = dpdk::tsc_hz();
-    let static_macs = cfg
-        .bridge
-        .static_macs
-        .iter()
-        .map(|s| {
-            let idx = cfg
-                .bridge
-                .ports
-                .iter()
-                .position(|p| *p == s.port)
-                .expect("validated: static MAC port is a bridge port");
-            (s.mac, idx as u16)
+    let mut vtep = match &cfg.vtep {
+        None => None,
+        Some(vc) => {
+            let underlay = names.len() - 1;
+            let uplink = &mut ports[underlay];
+            if let Err(e) = uplink.control.set_mtu(vc.mtu) {
+                log::warn!(
+                    "port {}: cannot set MTU {} ({e}); make sure the underlay carries {}-byte IP packets",
+                    uplink.name,
+                    vc.mtu,
+                    vc.mtu
+                );
+            }
+            let mac = uplink
+                .control
+                .mac_addr()
+                .map(MacAddr)
+                .filter(|m| m.is_learnable())
+                .unwrap_or_else(|| derived_mac(vc.ip));
+            let params = VtepParams {
+                ip: vc.ip,
+                prefix_len: vc.prefix_len,
+                gateway: vc.gateway,
+                mac,
+                udp_port: vc.udp_port,
+                mtu: vc.mtu,
+                ttl: vc.ttl,
+                source_ports: vc.source_ports,
+                static_neighbors: vc.neighbors.iter().map(|n| (n.ip, n.mac)).collect(),
+                timers: NeighborTimers::for_hz(hz),
+            };
+            let max_inner = params.max_inner_frame();
+            if max_inner < 1514 {
+                log::warn!(
+                    "underlay MTU {} carries inner frames of at most {max_inner} bytes (inner IP MTU {}): \
+                     larger guest frames are dropped and counted as encap_too_big, never fragmented; \
+                     set the guests' MTU to {} (QEMU: -device virtio-net-pci,host_mtu={}) or the underlay MTU to 1550 or more",
+                    vc.mtu,
+                    max_inner - 14,
+                    max_inner - 14,
+                    max_inner - 14
+                );
+            }
+            log::info!(
+                "vtep {}/{} on port {} (MAC {mac}), UDP port {}, MTU {}, TTL {}, source ports {}-{}",
+                vc.ip,
+                vc.prefix_len,
+                uplink.name,
+                vc.udp_port,
+                vc.mtu,
+                vc.ttl,
+                vc.source_ports.0,
+                vc.source_ports.1
+            );
+            Some((
+                Vtep::<Held>::new(params).map_err(|e| RunError::Setup(format!("vtep: {e}")))?,
+                underlay,
+            ))
+        }
+    };
+
+    let mut bridges = Vec::with_capacity(cfg.bridges.len());
+    let mut roles = vec![PortRole::Underlay; names.len()];
+    let mut next_port = 0;
+    for (bi, bc) in cfg.bridges.iter().enumerate() {
+        let members: Vec<usize> = (next_port..next_port + bc.ports.len()).collect();
+        for (local, &wp) in members.iter().enumerate() {
+            roles[wp] = PortRole::Member {
+                bridge: bi,
+                local: local as PortId,
+            };
+        }
+        next_port += bc.ports.len();
+        let setup = |e: String| RunError::Setup(format!("bridge {}: {e}", bc.name));
+        let mut flood = Vec::new();
+        if let (Some(vni), Some((v, _))) = (bc.vni, &mut vtep) {
+            v.add_bridge(
+                vni,
+                bi,
+                &bc.remote_vteps,
+                bc.accept_remotes == AcceptRemotes::Any,
+            )
+            .map_err(|e| setup(e.to_string()))?;
+            flood = v.flood_list(bi).to_vec();
+            log::info!(
+                "bridge {}: VNI {vni}, flood to {:?}, accepts VXLAN from {}",
+                bc.name,
+                bc.remote_vteps,
+                match bc.accept_remotes {
+                    AcceptRemotes::Any => "any VTEP".to_string(),
+                    AcceptRemotes::Listed => "the listed VTEPs".to_string(),
+                }
+            );
+        }
+        let mut static_macs = Vec::with_capacity(bc.static_macs.len());
+        for s in &bc.static_macs {
+            let port = match &s.target {
+                StaticTarget::Port(name) => bc
+                    .ports
+                    .iter()
+                    .position(|p| p == name)
+                    .expect("validated: static MAC port is a bridge port")
+                    as PortId,
+                StaticTarget::RemoteVtep(ip) => {
+                    let (Some(vni), Some((v, _))) = (bc.vni, &mut vtep) else {
+                        return Err(setup(format!(
+                            "static MAC {} behind remote VTEP {ip} needs a VNI",
+                            s.mac
+                        )));
+                    };
+                    tunnel_port(v.accept(vni, *ip).map_err(|e| setup(e.to_string()))?)
+                }
+            };
+            static_macs.push((s.mac, port));
+        }
+        let bridge = Bridge::new(BridgeConfig {
+            n_ports: bc.ports.len() as u16,
+            tunnel: bc.vni.is_some() && vtep.is_some(),
+            capacity: bc.mac_table_size,
+            aging_ticks: bc.mac_aging_secs.saturating_mul(hz),
+            static_macs,
         })
-        .collect();
-    let bridge = Bridge::new(BridgeConfig {
-        n_ports: n_ports as u16,
-        capacity: cfg.bridge.mac_table_size,
-        aging_ticks: cfg.bridge.mac_aging_secs.saturating_mul(hz),
-        static_macs,
-    })
-    .map_err(|e| RunError::Setup(format!("bridge {}: {e}", cfg.bridge.name)))?;
-    let bridge_counters = bridge.counters_shared();
-    let (table_addr, table_len) = bridge.table().memory_region();
-    match crate::memory::advise_huge_pages(table_addr, table_len) {
-        Ok(bytes) => log::info!("MAC table: {} MiB on transparent huge pages", bytes >> 20),
-        Err(why) => log::debug!("MAC table stays on 4 KiB pages: {why}"),
+        .map_err(|e| setup(e.to_string()))?;
+        let (table_addr, table_len) = bridge.table().memory_region();
+        match crate::memory::advise_huge_pages(table_addr, table_len) {
+            Ok(bytes) => log::info!(
+                "bridge {}: MAC table {} MiB on transparent huge pages",
+                bc.name,
+                bytes >> 20
+            ),
+            Err(why) => log::debug!("MAC table stays on 4 KiB pages: {why}"),
+        }
+        bridges.push(WorkerBridge {
+            bridge,
+            members,
+            vni: bc.vni.unwrap_or(0),
+            flood,
+        });
     }
+    let bridge_counters: Vec<(String, Arc<BridgeCounters>)> = cfg
+        .bridges
+        .iter()
+        .zip(&bridges)
+        .map(|(bc, wb)| (bc.name.clone(), wb.bridge.counters_shared()))
+        .collect();
+    let vtep_counters = vtep.as_ref().map(|(v, _)| v.counters_shared());
+    let vtep_label = cfg.vtep.as_ref().map(|v| v.ip.to_string());
 
     for p in &ports {
         p.counters
@@ -165,26 +324,43 @@ pub fn run(
                 WorkerPort::new(q, p.counters.clone())
             })
             .collect(),
-        bridge,
+        roles,
+        bridges,
+        vtep: vtep.map(|(vtep, underlay)| WorkerVtep {
+            vtep,
+            underlay,
+            pool: pool.clone(),
+        }),
         quit: quit.clone(),
         counters: worker_counters.clone(),
+        sleep_max_us: opts.sleep_max_us,
     };
     let (done_tx, done_rx) = crossbeam::channel::bounded(1);
     eal.launch(worker_lcore, move || {
         let worker = worker.run();
-        // The main lcore drops the worker (its buffered mbufs) before it frees the pool.
+        // The main lcore drops the worker (its buffered and held mbufs) before it frees
+        // the pool.
         let _ = done_tx.send(worker);
         0
     })?;
 
+    for bc in &cfg.bridges {
+        log::info!(
+            "bridge {} up: {} ports, MAC table {} entries, aging {} s",
+            bc.name,
+            bc.ports.len(),
+            bc.mac_table_size,
+            bc.mac_aging_secs
+        );
+    }
     log::info!(
-        "bridge {} up: {} ports, worker lcore {}, {} mbufs, MAC table {} entries, aging {} s",
-        cfg.bridge.name,
-        n_ports,
-        worker_lcore,
-        mbufs,
-        cfg.bridge.mac_table_size,
-        cfg.bridge.mac_aging_secs
+        "worker lcore {worker_lcore}, {} ports, {mbufs} mbufs{}",
+        names.len(),
+        if opts.sleep_max_us > 0 {
+            format!(", idle sleep up to {} us", opts.sleep_max_us)
+        } else {
+            String::new()
+        }
     );
     {
         let mut out = std::io::stdout().lock();
@@ -193,6 +369,13 @@ pub fn run(
     }
 
     let started = Instant::now();
+    let vtep_stats = vtep_counters.as_deref().zip(vtep_label.as_deref());
+    let stats = Stats {
+        started,
+        ports: &ports,
+        bridges: &bridge_counters,
+        vtep: vtep_stats,
+    };
     let mut last = Sample::take(&ports, &bridge_counters);
     let mut last_worker = worker_counters.snapshot();
     while !quit.load(Ordering::Relaxed) {
@@ -206,15 +389,7 @@ pub fn run(
         if let Some(every) = opts.stats_interval {
             if last.at.elapsed() >= every {
                 let now = Sample::take(&ports, &bridge_counters);
-                print_stats(
-                    "stats",
-                    started,
-                    &ports,
-                    &now,
-                    Some(&last),
-                    &cfg.bridge.name,
-                    None,
-                );
+                stats.print("stats", &now, Some(&last), None);
                 let worker_now = worker_counters.snapshot();
                 print_worker("stats", worker_lcore, &worker_now, Some(&last_worker));
                 last_worker = worker_now;
@@ -239,13 +414,16 @@ pub fn run(
     }
     let pmd: Vec<Option<PortStats>> = ports.iter().map(|p| p.control.pmd_stats()).collect();
     // Totals only: an average rate over the whole run (idle time included) says little.
-    print_stats(
-        "final",
+    let stats = Stats {
         started,
-        &ports,
+        ports: &ports,
+        bridges: &bridge_counters,
+        vtep: vtep_stats,
+    };
+    stats.print(
+        "final",
         &Sample::take(&ports, &bridge_counters),
         None,
-        &cfg.bridge.name,
         Some(&pmd),
     );
     print_worker("final", worker_lcore, &worker_counters.snapshot(), None);
@@ -389,56 +567,76 @@ fn rate(now: u64, then: u64, secs: f64) -> f64 {
     }
 }
 
-/// One `key=value` line per port and one for the bridge, so scripts can parse them.
-fn print_stats(
-    tag: &str,
+/// What the stats lines describe.
+#[derive(Clone, Copy)]
+struct Stats<'a> {
     started: Instant,
-    ports: &[OpenPort],
-    now: &Sample,
-    rates_since: Option<&Sample>,
-    bridge_name: &str,
-    pmd: Option<&[Option<PortStats>]>,
-) {
-    let mut out = std::io::stdout().lock();
-    let t = started.elapsed().as_secs_f64();
-    for (i, p) in ports.iter().enumerate() {
-        let mut line = format!(
-            "{tag} t={t:.1} port={} link={}",
-            p.name,
-            if p.counters.link_up.load(Ordering::Relaxed) {
-                "up"
-            } else {
-                "down"
+    ports: &'a [OpenPort],
+    bridges: &'a [(String, Arc<BridgeCounters>)],
+    /// The VTEP's counters and its address.
+    vtep: Option<(&'a VtepCounters, &'a str)>,
+}
+
+impl Stats<'_> {
+    /// One `key=value` line per port, one per bridge and one for the VTEP, so scripts can
+    /// parse them.
+    fn print(
+        &self,
+        tag: &str,
+        now: &Sample,
+        rates_since: Option<&Sample>,
+        pmd: Option<&[Option<PortStats>]>,
+    ) {
+        let mut out = std::io::stdout().lock();
+        let t = self.started.elapsed().as_secs_f64();
+        for (i, p) in self.ports.iter().enumerate() {
+            let mut line = format!(
+                "{tag} t={t:.1} port={} link={}",
+                p.name,
+                if p.counters.link_up.load(Ordering::Relaxed) {
+                    "up"
+                } else {
+                    "down"
+                }
+            );
+            let c = &now.ports[i];
+            line += &format!(" rx={} tx={}", c.rx, c.tx);
+            if let Some(then) = rates_since {
+                let secs = now.at.duration_since(then.at).as_secs_f64();
+                line += &format!(
+                    " rx_pps={:.0} tx_pps={:.0}",
+                    rate(c.rx, then.ports[i].rx, secs),
+                    rate(c.tx, then.ports[i].tx, secs)
+                );
             }
-        );
-        let c = &now.ports[i];
-        line += &format!(" rx={} tx={}", c.rx, c.tx);
-        if let Some(then) = rates_since {
-            let secs = now.at.duration_since(then.at).as_secs_f64();
-            line += &format!(
-                " rx_pps={:.0} tx_pps={:.0}",
-                rate(c.rx, then.ports[i].rx, secs),
-                rate(c.tx, then.ports[i].tx, secs)
-            );
+            for why in PortDrop::all() {
+                line += &format!(" drop_{}={}", why.name(), c.dropped(why));
+            }
+            // Ethdev counters; a vhost library port has no ethdev, so these fields are left out.
+            if let Some(Some(s)) = pmd.map(|p| &p[i]) {
+                line += &format!(
+                    " pmd_ipackets={} pmd_opackets={} pmd_ibytes={} pmd_obytes={} pmd_imissed={} pmd_oerrors={} pmd_rx_nombuf={}",
+                    s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.oerrors, s.rx_nombuf
+                );
+            }
+            let _ = writeln!(out, "{line}");
         }
-        for why in PortDrop::all() {
-            line += &format!(" drop_{}={}", why.name(), c.dropped(why));
+        for ((name, _), b) in self.bridges.iter().zip(&now.bridges) {
+            let mut line = format!("{tag} t={t:.1} bridge={name}");
+            for (k, v) in b.fields() {
+                line += &format!(" {k}={v}");
+            }
+            let _ = writeln!(out, "{line}");
         }
-        // Ethdev counters; a vhost library port has no ethdev, so these fields are left out.
-        if let Some(Some(s)) = pmd.map(|p| &p[i]) {
-            line += &format!(
-                " pmd_ipackets={} pmd_opackets={} pmd_ibytes={} pmd_obytes={} pmd_imissed={} pmd_oerrors={} pmd_rx_nombuf={}",
-                s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.oerrors, s.rx_nombuf
-            );
+        if let Some((v, ip)) = self.vtep {
+            let mut line = format!("{tag} t={t:.1} vtep ip={ip}");
+            for (k, n) in v.fields() {
+                line += &format!(" {k}={n}");
+            }
+            let _ = writeln!(out, "{line}");
         }
-        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
     }
-    let mut line = format!("{tag} t={t:.1} bridge={bridge_name}");
-    for (k, v) in now.bridge.fields() {
-        line += &format!(" {k}={v}");
-    }
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 /// The worker's loop figures: over the last interval for `stats`, since start for `final`.

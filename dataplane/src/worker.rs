@@ -1,17 +1,32 @@
 //! The poll loop of a worker lcore: receive a burst from each port in turn, let the bridge
-//! decide per frame, queue the frame on its output ports, send, repeat until told to quit.
+//! (or, on the underlay port, the VTEP) decide per frame, queue the frame on its output
+//! ports, send, repeat until told to quit.
 //!
-//! No allocation, locks, syscalls or logging happen in here; the only shared writes are the
-//! single-writer counters.
+//! ```text
+//!  bridge port rx ─► Bridge::process ─┬─ Forward(local) ───────────────► port tx
+//!                                     ├─ Forward(remote) ─► encap ────► underlay tx
+//!                                     ├─ Flood ─► local ports (shared) + each flood remote (copy + encap)
+//!                                     └─ Drop(reason), counted on the ingress port
+//!  underlay rx ─► Vtep::receive ─┬─ Decap ─► strip 50 B ─► Bridge::process(tunnel port) ─► local ports only
+//!                                ├─ Reply (ARP/ping) ─► underlay tx
+//!                                └─ Drop(reason), counted by the VTEP
+//! ```
+//!
+//! No allocation (but for the mbufs of flood copies and ARP requests, from the pool), no
+//! locks, no logging happen in here; the only shared writes are the single-writer counters.
+//! The only syscall is the idle sleep that `--pmd-sleep-max` asks for.
 
 use crate::counters::{bump, PortCounters, PortDrop, WorkerCounters, WorkerSnapshot};
-use dpdk::{tsc_now, Mbuf, MbufBurst, PacketPort};
+use dpdk::{tsc_now, Mbuf, MbufBurst, Mempool, PacketPort};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
-use switch::bridge::{Bridge, Verdict};
+use std::time::Duration;
+use switch::bridge::{remote_of, tunnel_port, Bridge, Verdict};
+use switch::vtep::{Encap, RemoteId, Rx, Vtep, VtepDrop};
+use switch::wire::VXLAN_IPV4_OVERHEAD;
 use switch::PortId;
 
-/// One bridge port as the worker owns it: the queue pair, a tx buffer, its counters.
+/// One port as the worker owns it: the queue pair, a tx buffer, its counters.
 pub struct WorkerPort<P: PacketPort> {
     pub io: P,
     pub counters: Arc<PortCounters>,
@@ -60,17 +75,58 @@ impl<P: PacketPort> WorkerPort<P> {
     }
 }
 
+/// What a worker port is to the switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortRole {
+    /// Local port `local` of bridge `bridge` (indexes into [`Worker::bridges`]).
+    Member { bridge: usize, local: PortId },
+    /// The VTEP's underlay port.
+    Underlay,
+}
+
+/// A bridge as the worker drives it: the switch logic and its local ports.
+pub struct WorkerBridge {
+    pub bridge: Bridge,
+    /// Worker port index of each local port, by local [`PortId`].
+    pub members: Vec<usize>,
+    /// The VNI, for a bridge stretched over VXLAN (else unused).
+    pub vni: u32,
+    /// Remote VTEPs a flood goes to (head-end replication); empty without a VNI.
+    pub flood: Vec<RemoteId>,
+}
+
+/// A frame waiting for its underlay next hop to resolve.
+pub struct Held {
+    frame: Mbuf,
+    remote: RemoteId,
+    vni: u32,
+}
+
+/// The VTEP as the worker drives it.
+pub struct WorkerVtep {
+    pub vtep: Vtep<Held>,
+    /// Worker port index of the underlay port.
+    pub underlay: usize,
+    /// Where flood copies and ARP requests come from.
+    pub pool: Mempool,
+}
+
 /// Everything one worker lcore needs, filled in before launch (as in DPDK's l2fwd).
 pub struct Worker<P: PacketPort> {
     pub ports: Vec<WorkerPort<P>>,
-    pub bridge: Bridge,
+    /// What each of `ports` is, by the same index.
+    pub roles: Vec<PortRole>,
+    pub bridges: Vec<WorkerBridge>,
+    pub vtep: Option<WorkerVtep>,
     pub quit: Arc<AtomicBool>,
     pub counters: Arc<WorkerCounters>,
+    /// Longest idle sleep in microseconds (`--pmd-sleep-max`); 0 = poll without pause.
+    pub sleep_max_us: u32,
 }
 
-/// The bridge supports at most this many ports: the worker tracks ports with frames waiting
-/// to be sent in one `u32`.
-pub const MAX_PORTS: usize = 32;
+/// A worker serves at most this many ports: it tracks ports with frames waiting to be sent
+/// in one `u64`.
+pub const MAX_PORTS: usize = 64;
 
 /// How many frames ahead of the one being switched the worker prefetches MAC table slots.
 /// All 32 of a burst at once is too many (they evict each other and overrun the CPU's
@@ -79,23 +135,29 @@ pub const MAX_PORTS: usize = 32;
 /// burst up front, 76 at 6, 67 at 8, 63 at 10, 77 at 12).
 const TABLE_PREFETCH_DISTANCE: usize = 8;
 
-/// How often (in loop iterations) the worker ages the MAC table and publishes its own
-/// counters: often enough to sweep the default table within milliseconds (see
-/// `switch::bridge::MAINTAIN_BUDGET`), rarely enough that an idle loop is just the rx polls.
+/// How often (in loop iterations) the worker ages the MAC tables, runs the VTEP's ARP timers
+/// and publishes its own counters: often enough to sweep the default table within
+/// milliseconds (see `switch::bridge::MAINTAIN_BUDGET`), rarely enough that an idle loop is
+/// just the rx polls.
 const HOUSEKEEPING_EVERY: u64 = 64;
+
+/// The pending-transmit set: bit `i` = port `i` has frames buffered.
+type Pending = u64;
 
 impl<P: PacketPort> Worker<P> {
     /// Polls until `quit` is set. Returns the worker with its ports, so the caller can drop
     /// everything in the right order on the main lcore.
     pub fn run(mut self) -> Self {
         assert!(self.ports.len() <= MAX_PORTS, "at most {MAX_PORTS} ports");
+        assert_eq!(self.ports.len(), self.roles.len(), "one role per port");
         let mut rx = MbufBurst::new();
         let mut perf = WorkerSnapshot::default();
+        let mut sleep_us: u32 = 0;
         // One TSC read per loop: it ends this loop's measurement, starts the next one's, and
-        // is the bridge's clock for the frames of the next loop.
+        // is the bridges' clock for the frames of the next loop.
         let mut loop_start = tsc_now();
         while !self.quit.load(Relaxed) {
-            let mut pending: u32 = 0;
+            let mut pending: Pending = 0;
             let mut received = 0u64;
             for ingress in 0..self.ports.len() {
                 let n = self.ports[ingress].io.rx_burst(&mut rx);
@@ -105,33 +167,77 @@ impl<P: PacketPort> Worker<P> {
                 received += n as u64;
                 perf.rx_bursts += 1;
                 bump(&self.ports[ingress].counters.rx, n as u64);
-                pending |= self.switch_burst(ingress as PortId, &mut rx, loop_start);
+                pending |= match self.roles[ingress] {
+                    PortRole::Member { bridge, local } => {
+                        self.switch_burst(bridge, local, &mut rx, loop_start)
+                    }
+                    PortRole::Underlay => self.underlay_burst(ingress, &mut rx, loop_start),
+                };
             }
             // One tx burst per port per loop, with everything every ingress port sent it:
             // fewer, fuller bursts mean fewer guest notifications.
-            while pending != 0 {
-                let out = pending.trailing_zeros() as usize;
-                pending &= pending - 1;
-                self.ports[out].flush();
-            }
+            self.flush(pending);
             perf.iterations += 1;
             if perf.iterations.is_multiple_of(HOUSEKEEPING_EVERY) {
-                self.bridge.maintain(loop_start);
+                self.housekeeping(loop_start);
                 self.publish(&perf);
             }
-            let now = tsc_now();
-            let spent = now.wrapping_sub(loop_start);
+            let mut now = tsc_now();
             if received > 0 {
                 perf.busy_iterations += 1;
-                perf.busy_cycles += spent;
+                perf.busy_cycles += now.wrapping_sub(loop_start);
                 perf.rx_packets += received;
+                sleep_us = 0;
             } else {
-                perf.idle_cycles += spent;
+                if self.sleep_max_us > 0 {
+                    // Back off (1, 2, 4, ... µs up to the maximum) while nothing arrives, as
+                    // OVS's pmd-sleep-max does: an idle dataplane gives its core back.
+                    sleep_us = (sleep_us * 2).clamp(1, self.sleep_max_us);
+                    std::thread::sleep(Duration::from_micros(u64::from(sleep_us)));
+                    let woke = tsc_now();
+                    perf.sleeps += 1;
+                    perf.sleep_cycles += woke.wrapping_sub(now);
+                    now = woke;
+                }
+                perf.idle_cycles += now.wrapping_sub(loop_start);
             }
             loop_start = now;
         }
         self.publish(&perf);
         self
+    }
+
+    #[inline]
+    fn flush(&mut self, mut pending: Pending) {
+        while pending != 0 {
+            let out = pending.trailing_zeros() as usize;
+            pending &= pending - 1;
+            self.ports[out].flush();
+        }
+    }
+
+    /// Aging, ARP timers; ARP requests go out at once.
+    fn housekeeping(&mut self, now: u64) {
+        for b in &mut self.bridges {
+            b.bridge.maintain(now);
+        }
+        if let Some(v) = &mut self.vtep {
+            let uplink = &mut self.ports[v.underlay];
+            let pool = &v.pool;
+            let mut sent = false;
+            v.vtep.poll(now, |frame| {
+                if let Some(mut m) = pool.alloc() {
+                    if let Some(buf) = m.append(frame.len() as u16) {
+                        buf.copy_from_slice(frame);
+                        uplink.enqueue(m);
+                        sent = true;
+                    }
+                }
+            });
+            if sent {
+                uplink.flush();
+            }
+        }
     }
 
     /// Makes the loop's own figures visible to the main lcore (plain stores: this thread is
@@ -144,12 +250,14 @@ impl<P: PacketPort> Worker<P> {
         c.idle_cycles.store(perf.idle_cycles, Relaxed);
         c.rx_packets.store(perf.rx_packets, Relaxed);
         c.rx_bursts.store(perf.rx_bursts, Relaxed);
+        c.sleeps.store(perf.sleeps, Relaxed);
+        c.sleep_cycles.store(perf.sleep_cycles, Relaxed);
     }
 
-    /// Switches one received burst into the per-port tx buffers; returns the set of ports
-    /// it queued frames on.
+    /// Switches one burst received on local port `ingress` of bridge `b` into the tx
+    /// buffers; returns the set of ports it queued frames on.
     #[inline]
-    fn switch_burst(&mut self, ingress: PortId, rx: &mut MbufBurst, now: u64) -> u32 {
+    fn switch_burst(&mut self, b: usize, ingress: PortId, rx: &mut MbufBurst, now: u64) -> Pending {
         // No frame should wait for one cache miss at a time: start loading every frame's
         // header, then keep the MAC table slots of the frame TABLE_PREFETCH_DISTANCE ahead
         // loading while switching this one.
@@ -160,55 +268,268 @@ impl<P: PacketPort> Worker<P> {
         }
         for i in 0..rx.len().min(TABLE_PREFETCH_DISTANCE) {
             if let Some(m) = rx.get(i) {
-                self.bridge.prefetch(m.data());
+                self.bridges[b].bridge.prefetch(m.data());
             }
         }
-        let mut pending = 0u32;
+        let mut pending = 0;
         let mut frames = rx.drain();
         while let Some(m) = frames.next() {
             if let Some(ahead) = frames.ahead(TABLE_PREFETCH_DISTANCE - 1) {
-                self.bridge.prefetch(ahead.data());
+                self.bridges[b].bridge.prefetch(ahead.data());
             }
-            match self.bridge.process(ingress, m.data(), now) {
-                Verdict::Forward(out) => {
-                    self.ports[out as usize].enqueue(m);
-                    pending |= 1 << out;
+            let verdict = self.bridges[b].bridge.process(ingress, m.data(), now);
+            pending |= self.deliver(b, ingress, verdict, m, now);
+        }
+        pending
+    }
+
+    /// Carries out the bridge's verdict for `m`, which arrived on `ingress` (a local or a
+    /// tunnel port) of bridge `b`.
+    #[inline]
+    fn deliver(
+        &mut self,
+        b: usize,
+        ingress: PortId,
+        verdict: Verdict,
+        m: Mbuf,
+        now: u64,
+    ) -> Pending {
+        match verdict {
+            Verdict::Forward(out) => match remote_of(out) {
+                None => {
+                    let port = self.bridges[b].members[out as usize];
+                    self.ports[port].enqueue(m);
+                    1 << port
                 }
-                Verdict::Flood => pending |= self.flood(ingress, m),
-                Verdict::Drop(why) => {
-                    self.ports[ingress as usize]
-                        .counters
-                        .drop_n(PortDrop::Bridge(why), 1);
-                    drop(m);
-                }
+                Some(remote) => self.encap(b, remote, m, now),
+            },
+            Verdict::Flood => self.flood(b, ingress, m, now),
+            Verdict::Drop(why) => {
+                self.count_drop(b, ingress, PortDrop::Bridge(why));
+                drop(m);
+                0
+            }
+        }
+    }
+
+    /// Counts a drop on the port the frame came in on (the underlay port for frames from
+    /// the tunnel).
+    #[inline]
+    fn count_drop(&self, b: usize, ingress: PortId, why: PortDrop) {
+        let port = match remote_of(ingress) {
+            None => self.bridges[b].members[ingress as usize],
+            Some(_) => match &self.vtep {
+                Some(v) => v.underlay,
+                None => return,
+            },
+        };
+        self.ports[port].counters.drop_n(why, 1);
+    }
+
+    /// Sends `m` out of every local port of bridge `b` but `ingress` by reference (one
+    /// refcount update for all of them; PMDs only read the data) and, for a frame from a
+    /// local port, to every remote VTEP of the bridge's flood list, each a copy with its own
+    /// outer header (a shared mbuf cannot take a header). Split horizon: a frame from the
+    /// tunnel goes to local ports only.
+    #[inline]
+    fn flood(&mut self, b: usize, ingress: PortId, m: Mbuf, now: u64) -> Pending {
+        let from_tunnel = remote_of(ingress).is_some();
+        let n_local = self.bridges[b].members.len();
+        // A local ingress is itself a member.
+        let local_targets = if from_tunnel {
+            n_local
+        } else {
+            n_local.saturating_sub(1)
+        };
+        let n_remotes = if from_tunnel {
+            0
+        } else {
+            self.bridges[b].flood.len()
+        };
+        if local_targets + n_remotes == 0 {
+            self.count_drop(b, ingress, PortDrop::NoOtherPort);
+            return 0;
+        }
+        let mut pending = 0;
+        for i in 0..n_remotes {
+            let remote = self.bridges[b].flood[i];
+            if local_targets == 0 && i + 1 == n_remotes {
+                // The last remote of a flood with no local target takes the original.
+                return pending | self.encap(b, remote, m, now);
+            }
+            pending |= self.encap_copy(b, remote, &m, now);
+        }
+        let mut copies = m.share_n((local_targets - 1) as u16);
+        let mut original = Some(m);
+        for local in 0..n_local {
+            if local == ingress as usize {
+                continue;
+            }
+            // The last target takes the original; the others the shared handles.
+            let handle = copies.next().or_else(|| original.take());
+            if let Some(h) = handle {
+                let port = self.bridges[b].members[local];
+                self.ports[port].enqueue(h);
+                pending |= 1 << port;
             }
         }
         pending
     }
 
-    /// Sends `m` out of every port but `ingress`, by reference (one refcount update for
-    /// all copies; PMDs only read the data). Returns the ports it queued on.
+    /// Encapsulates a copy of `m` toward `remote` in bridge `b`'s VNI.
     #[inline]
-    fn flood(&mut self, ingress: PortId, m: Mbuf) -> u32 {
-        let n = self.ports.len();
-        if n < 2 {
-            // A one-port bridge has nowhere to flood to.
-            self.ports[ingress as usize]
-                .counters
-                .drop_n(PortDrop::NoOtherPort, 1);
+    fn encap_copy(&mut self, b: usize, remote: RemoteId, m: &Mbuf, now: u64) -> Pending {
+        let Some(v) = &mut self.vtep else { return 0 };
+        let Some(mut copy) = v.pool.alloc() else {
+            v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
+            return 0;
+        };
+        let src = m.data();
+        match copy.append(src.len() as u16) {
+            Some(buf) => buf.copy_from_slice(src),
+            None => {
+                v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
+                return 0;
+            }
+        }
+        let c = v.vtep.counters();
+        c.count(&c.flood_copies, 1);
+        self.encap(b, remote, copy, now)
+    }
+
+    /// Sends `m` (exclusively ours) to `remote` in bridge `b`'s VNI: header into the
+    /// headroom once the next hop is known, held while it resolves.
+    #[inline]
+    fn encap(&mut self, b: usize, remote: RemoteId, m: Mbuf, now: u64) -> Pending {
+        let vni = self.bridges[b].vni;
+        let Some(v) = &mut self.vtep else { return 0 };
+        if !m.is_contiguous() {
+            v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
             return 0;
         }
-        let mut copies = m.share_n((n - 2) as u16);
-        let mut original = Some(m);
-        let mut pending = 0u32;
-        for out in (0..n).filter(|&p| p != ingress as usize) {
-            // The last target takes the original; the others the shared handles.
-            let handle = copies.next().or_else(|| original.take());
-            if let Some(h) = handle {
-                self.ports[out].enqueue(h);
-                pending |= 1 << out;
+        match v.vtep.prepare_encap(remote, m.data().len(), now) {
+            Encap::Ready(next_hop) => {
+                let underlay = v.underlay;
+                if push_header(v, m, remote, next_hop, vni, &mut self.ports[underlay]) {
+                    1 << underlay
+                } else {
+                    0
+                }
+            }
+            Encap::Hold(neighbor) => {
+                // A full queue hands the frame back: dropped (freed) here, counted by hold.
+                let _ = v.vtep.hold(
+                    neighbor,
+                    Held {
+                        frame: m,
+                        remote,
+                        vni,
+                    },
+                );
+                0
+            }
+            Encap::Drop(_) => 0,
+        }
+    }
+
+    /// Handles one burst from the underlay port: decapsulate into bridges, answer ARP and
+    /// pings, drop the rest (counted by the VTEP).
+    #[inline]
+    fn underlay_burst(&mut self, underlay: usize, rx: &mut MbufBurst, now: u64) -> Pending {
+        for i in 0..rx.len() {
+            if let Some(m) = rx.get(i) {
+                m.prefetch_data();
+            }
+        }
+        let mut pending = 0;
+        for mut m in rx.drain() {
+            let Some(v) = &mut self.vtep else { break };
+            let Some(data) = m.data_mut() else {
+                // PMDs hand over exclusive mbufs; a shared one cannot be rewritten.
+                v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
+                continue;
+            };
+            match v.vtep.receive(data, now) {
+                Rx::Decap {
+                    bridge,
+                    remote,
+                    inner,
+                } => {
+                    let c = v.vtep.counters();
+                    if !(m.strip_front(inner.start as u16) && m.truncate(inner.len() as u16)) {
+                        c.drop_n(VtepDrop::OuterTruncated, 1);
+                        continue;
+                    }
+                    c.count(&c.decapsulated, 1);
+                    let ingress = tunnel_port(remote);
+                    let verdict = self.bridges[bridge].bridge.process(ingress, m.data(), now);
+                    pending |= self.deliver(bridge, ingress, verdict, m, now);
+                }
+                Rx::Reply { resolved } => {
+                    self.ports[underlay].enqueue(m);
+                    pending |= 1 << underlay;
+                    if let Some(n) = resolved {
+                        pending |= self.send_held(n, now);
+                    }
+                }
+                Rx::Resolved(n) => {
+                    drop(m);
+                    pending |= self.send_held(n, now);
+                }
+                Rx::Consumed | Rx::Drop(_) => drop(m),
             }
         }
         pending
     }
+
+    /// Sends the frames held for neighbour `n`, which just resolved.
+    fn send_held(&mut self, n: switch::vtep::neighbor::NeighborId, now: u64) -> Pending {
+        let Some(v) = &mut self.vtep else { return 0 };
+        let underlay = v.underlay;
+        let mut pending = 0;
+        while let Some(h) = v.vtep.pop_held(n) {
+            match v.vtep.prepare_encap(h.remote, h.frame.data().len(), now) {
+                Encap::Ready(next_hop) => {
+                    if push_header(
+                        v,
+                        h.frame,
+                        h.remote,
+                        next_hop,
+                        h.vni,
+                        &mut self.ports[underlay],
+                    ) {
+                        pending = 1 << underlay;
+                    }
+                }
+                // Unresolved again already (it cannot be, a reply just came): drop.
+                Encap::Hold(_) | Encap::Drop(_) => {}
+            }
+        }
+        pending
+    }
+}
+
+/// Writes the outer header into `m`'s headroom and queues it on the underlay port.
+#[inline]
+fn push_header<P: PacketPort>(
+    v: &mut WorkerVtep,
+    mut m: Mbuf,
+    remote: RemoteId,
+    next_hop: switch::wire::MacAddr,
+    vni: u32,
+    underlay: &mut WorkerPort<P>,
+) -> bool {
+    let Some(frame) = m.prepend(VXLAN_IPV4_OVERHEAD as u16) else {
+        v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
+        return false;
+    };
+    let (header, inner) = frame.split_at_mut(VXLAN_IPV4_OVERHEAD);
+    if !v.vtep.write_header(remote, next_hop, vni, inner, header) {
+        v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
+        return false;
+    }
+    let c = v.vtep.counters();
+    c.count(&c.encapsulated, 1);
+    underlay.enqueue(m);
+    true
 }

@@ -131,6 +131,75 @@ impl Mbuf {
         }
     }
 
+    /// Whether the packet is one segment: [`Mbuf::data`] is then the whole frame.
+    #[inline]
+    pub fn is_contiguous(&self) -> bool {
+        // SAFETY: we own the mbuf; nb_segs is only written by its owner.
+        unsafe { (*self.raw.as_ptr()).nb_segs == 1 }
+    }
+
+    /// Grows a one-segment packet by `len` bytes at the front, into its headroom, and
+    /// returns the whole frame (the new bytes first); `None` when the mbuf is shared,
+    /// chained, or has less headroom than `len`. (`rte_pktmbuf_prepend`, written here
+    /// because it is three field updates and runs per encapsulated frame.)
+    #[inline]
+    pub fn prepend(&mut self, len: u16) -> Option<&mut [u8]> {
+        if !self.is_exclusive() || !self.is_contiguous() {
+            return None;
+        }
+        // SAFETY: we own the only reference (checked); moving data_off back by at most
+        // data_off bytes keeps it inside the buffer, and the lengths grow by the same amount.
+        unsafe {
+            let m = self.raw.as_ptr();
+            if (*m).data_off < len {
+                return None;
+            }
+            (*m).data_off -= len;
+            (*m).data_len += len;
+            (*m).pkt_len += u32::from(len);
+        }
+        self.data_mut()
+    }
+
+    /// Removes `len` bytes from the front of a one-segment packet (`rte_pktmbuf_adj`);
+    /// false (and nothing changed) when shared, chained or shorter than `len`.
+    #[inline]
+    pub fn strip_front(&mut self, len: u16) -> bool {
+        if !self.is_exclusive() || !self.is_contiguous() {
+            return false;
+        }
+        // SAFETY: we own the only reference; data_off moves forward within data_len.
+        unsafe {
+            let m = self.raw.as_ptr();
+            if (*m).data_len < len {
+                return false;
+            }
+            (*m).data_off += len;
+            (*m).data_len -= len;
+            (*m).pkt_len -= u32::from(len);
+        }
+        true
+    }
+
+    /// Shortens a one-segment packet to its first `len` bytes (drops trailing padding);
+    /// false when shared, chained or already shorter.
+    #[inline]
+    pub fn truncate(&mut self, len: u16) -> bool {
+        if !self.is_exclusive() || !self.is_contiguous() {
+            return false;
+        }
+        // SAFETY: we own the only reference; the lengths only shrink.
+        unsafe {
+            let m = self.raw.as_ptr();
+            if (*m).data_len < len {
+                return false;
+            }
+            (*m).data_len = len;
+            (*m).pkt_len = u32::from(len);
+        }
+        true
+    }
+
     /// Another handle to the same packet (refcount + 1), for sending one received frame out
     /// of several ports without copying. Both handles must treat the data as read-only.
     #[inline]

@@ -373,6 +373,17 @@ impl EthPort {
         }
     }
 
+    /// Sets the port's MTU (the largest IP packet it sends and receives,
+    /// `rte_eth_dev_set_mtu`). Not every driver supports it (some vdevs refuse).
+    pub fn set_mtu(&mut self, mtu: u16) -> Result<()> {
+        // SAFETY: valid port id.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(self.id, mtu) };
+        if rc < 0 {
+            return Err(Error::from_code(format!("rte_eth_dev_set_mtu({mtu})"), rc));
+        }
+        Ok(())
+    }
+
     /// The port's own MAC address.
     pub fn mac_addr(&self) -> [u8; 6] {
         let mut a = MaybeUninit::<dpdk_sys::rte_ether_addr>::zeroed();

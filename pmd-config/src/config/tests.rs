@@ -1,7 +1,10 @@
+use super::errors::field_at;
 use super::*;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use switch::wire::MacAddr;
 
 /// A directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -120,24 +123,30 @@ fn dpdk(name: &str, devargs: &str) -> PortConfig {
     }
 }
 
-/// The ```toml block of the crate documentation: the user-facing reference.
-fn reference_example() -> String {
+/// The ```toml blocks of the crate documentation (the user-facing reference), in order.
+fn doc_examples() -> Vec<String> {
     let lib = include_str!("../lib.rs");
-    let mut out = String::new();
-    let mut inside = false;
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
     for line in lib.lines() {
         let line = line.strip_prefix("//!").unwrap_or("");
         let line = line.strip_prefix(' ').unwrap_or(line);
         if line.starts_with("```toml") {
-            inside = true;
-        } else if inside && line.starts_with("```") {
-            return out;
-        } else if inside {
-            out.push_str(line);
-            out.push('\n');
+            current = Some(String::new());
+        } else if current.is_some() && line.starts_with("```") {
+            blocks.extend(current.take());
+        } else if let Some(block) = &mut current {
+            block.push_str(line);
+            block.push('\n');
         }
     }
-    panic!("no ```toml block in the crate docs");
+    assert!(!blocks.is_empty(), "no ```toml block in the crate docs");
+    blocks
+}
+
+/// The first ```toml block of the crate documentation: one local bridge.
+fn reference_example() -> String {
+    doc_examples().swap_remove(0)
 }
 
 fn full_example(dir: &TempDir) -> String {
@@ -156,16 +165,20 @@ fn reference_example_parses_to_the_documented_model() {
                 vhost("vm1", "/run/dataplane/vm1.sock", VhostMode::Server),
                 dpdk("uplink", "0000:03:00.0"),
             ],
-            bridge: BridgeConfig {
+            bridges: vec![BridgeConfig {
                 name: "br0".into(),
                 ports: vec!["vm1".into(), "uplink".into()],
                 mac_aging_secs: 300,
                 mac_table_size: 8192,
                 static_macs: vec![StaticMac {
                     mac: mac("52:54:00:00:00:01"),
-                    port: "vm1".into(),
+                    target: StaticTarget::Port("vm1".into()),
                 }],
-            },
+                vni: None,
+                remote_vteps: vec![],
+                accept_remotes: AcceptRemotes::Listed,
+            }],
+            vtep: None,
         }
     );
 }
@@ -176,9 +189,9 @@ fn full_example_with_real_socket_dir_validates() {
     let c = parse(&full_example(&dir));
     c.validate().unwrap();
     c.validate_with_origin("x.toml").unwrap();
-    assert_eq!(c.bridge_port_index("vm1"), Some(0));
-    assert_eq!(c.bridge_port_index("uplink"), Some(1));
-    assert_eq!(c.bridge_port_index("nope"), None);
+    assert_eq!(c.bridge_port_index(0, "vm1"), Some(0));
+    assert_eq!(c.bridge_port_index(0, "uplink"), Some(1));
+    assert_eq!(c.bridge_port_index(0, "nope"), None);
 }
 
 #[test]
@@ -227,14 +240,14 @@ port = "vm2"
         vhost("vm2", &dir.s("qemu/vm2.sock"), VhostMode::Client)
     );
     assert_eq!(c.ports[2], dpdk("pcap", "net_pcap0,rx_pcap=in.pcap"));
-    assert_eq!(c.bridge.name, "lab-br_1.0");
+    assert_eq!(c.bridges[0].name, "lab-br_1.0");
     // Bridge order is the ports list's, not the file's.
-    assert_eq!(c.bridge.ports, ["vm2", "vm1"]);
-    assert_eq!(c.bridge_port_index("vm2"), Some(0));
-    assert_eq!(c.bridge_port_index("pcap"), None);
-    assert_eq!(c.bridge.mac_aging_secs, 86400);
-    assert_eq!(c.bridge.mac_table_size, 1_000_000);
-    assert_eq!(c.bridge.static_macs[1].mac, mac("52:54:00:00:00:02"));
+    assert_eq!(c.bridges[0].ports, ["vm2", "vm1"]);
+    assert_eq!(c.bridge_port_index(0, "vm2"), Some(0));
+    assert_eq!(c.bridge_port_index(0, "pcap"), None);
+    assert_eq!(c.bridges[0].mac_aging_secs, 86400);
+    assert_eq!(c.bridges[0].mac_table_size, 1_000_000);
+    assert_eq!(c.bridges[0].static_macs[1].mac, mac("52:54:00:00:00:02"));
 }
 
 #[test]
@@ -244,10 +257,11 @@ fn minimal_config_gets_defaults() {
         c,
         Config {
             ports: vec![vhost("vm1", "/run/vm1.sock", VhostMode::Server)],
-            bridge: BridgeConfig {
+            bridges: vec![BridgeConfig {
                 ports: vec!["vm1".into()],
                 ..BridgeConfig::default()
-            },
+            }],
+            vtep: None,
         }
     );
 }
@@ -255,11 +269,11 @@ fn minimal_config_gets_defaults() {
 #[test]
 fn empty_bridge_table_gets_defaults() {
     let c = parse("[[port]]\nname = \"a\"\ntype = \"dpdk\"\ndevargs = \"net_null0\"\n[bridge]\n");
-    assert_eq!(c.bridge.name, "br0");
-    assert_eq!(c.bridge.ports, ["a"]);
-    assert_eq!(c.bridge.mac_aging_secs, 300);
-    assert_eq!(c.bridge.mac_table_size, 8192);
-    assert!(c.bridge.static_macs.is_empty());
+    assert_eq!(c.bridges[0].name, "br0");
+    assert_eq!(c.bridges[0].ports, ["a"]);
+    assert_eq!(c.bridges[0].mac_aging_secs, 300);
+    assert_eq!(c.bridges[0].mac_table_size, 8192);
+    assert!(c.bridges[0].static_macs.is_empty());
     c.validate().unwrap();
 }
 
@@ -267,11 +281,11 @@ fn empty_bridge_table_gets_defaults() {
 fn default_config() {
     let c = Config::default();
     assert!(c.ports.is_empty());
-    assert_eq!(c.bridge.name, DEFAULT_BRIDGE_NAME);
-    assert!(c.bridge.ports.is_empty());
-    assert_eq!(c.bridge.mac_aging_secs, DEFAULT_MAC_AGING_SECS);
-    assert_eq!(c.bridge.mac_table_size, DEFAULT_MAC_TABLE_SIZE);
-    assert!(c.bridge.static_macs.is_empty());
+    assert_eq!(c.bridges[0].name, DEFAULT_BRIDGE_NAME);
+    assert!(c.bridges[0].ports.is_empty());
+    assert_eq!(c.bridges[0].mac_aging_secs, DEFAULT_MAC_AGING_SECS);
+    assert_eq!(c.bridges[0].mac_table_size, DEFAULT_MAC_TABLE_SIZE);
+    assert!(c.bridges[0].static_macs.is_empty());
     // An empty file is the default configuration.
     assert_eq!(parse(""), c);
     assert_eq!(parse("# nothing\n"), c);
@@ -362,8 +376,8 @@ fn add_vhost_user_server_names_ports_vhu0_vhu1() {
             vhost("vhu1", "/run/b.sock", VhostMode::Server)
         ]
     );
-    assert_eq!(c.bridge.ports, ["vhu0", "vhu1"]);
-    assert_eq!(c.bridge_port_index("vhu1"), Some(1));
+    assert_eq!(c.bridges[0].ports, ["vhu0", "vhu1"]);
+    assert_eq!(c.bridge_port_index(0, "vhu1"), Some(1));
 }
 
 #[test]
@@ -374,7 +388,7 @@ fn add_vhost_user_server_skips_names_in_use() {
     );
     assert_eq!(c.add_vhost_user_server("/run/a.sock".into()), "vhu1");
     assert_eq!(c.add_vhost_user_server("/run/b.sock".into()), "vhu3");
-    assert_eq!(c.bridge.ports, ["vhu0", "vhu2", "vhu1", "vhu3"]);
+    assert_eq!(c.bridges[0].ports, ["vhu0", "vhu2", "vhu1", "vhu3"]);
 }
 
 #[test]
@@ -385,7 +399,7 @@ fn command_line_ports_join_a_bridge_without_ports_key() {
         dir.s("vm1.sock")
     ));
     c.add_vhost_user_server(dir.path("cli.sock"));
-    assert_eq!(c.bridge.ports, ["vm1", "vhu0"]);
+    assert_eq!(c.bridges[0].ports, ["vm1", "vhu0"]);
     c.validate().unwrap();
 }
 
@@ -399,7 +413,7 @@ fn command_line_ports_are_appended_to_an_explicit_ports_list() {
         dir.s("a.sock")
     ));
     c.add_vhost_user_server(dir.path("cli.sock"));
-    assert_eq!(c.bridge.ports, ["b", "vhu0"]);
+    assert_eq!(c.bridges[0].ports, ["b", "vhu0"]);
     c.validate().unwrap();
 }
 
@@ -432,7 +446,7 @@ fn more_than_32_bridge_ports_is_refused() {
     for i in 0..32 {
         c.ports
             .push(dpdk(&format!("p{i}"), &format!("net_null{i}")));
-        c.bridge.ports.push(format!("p{i}"));
+        c.bridges[0].ports.push(format!("p{i}"));
     }
     c.validate().unwrap();
     c.add_vhost_user_server(std::env::temp_dir().join("pmd-config-33.sock"));
@@ -456,8 +470,8 @@ fn more_than_32_ports_in_a_file_is_refused_at_load() {
     let names: Vec<String> = (0..32).map(|i| format!("\"p{i}\"")).collect();
     let c = parse(&format!("{text}[bridge]\nports = [{}]\n", names.join(",")));
     assert_eq!(c.ports.len(), 33);
-    assert_eq!(c.bridge.ports.len(), MAX_BRIDGE_PORTS);
-    assert_eq!(c.bridge_port_index("p31"), Some(31));
+    assert_eq!(c.bridges[0].ports.len(), MAX_BRIDGE_PORTS);
+    assert_eq!(c.bridge_port_index(0, "p31"), Some(31));
 }
 
 // ------------------------------------------------------------------------- unknown keys
@@ -469,7 +483,7 @@ fn unknown_key_at_top_level() {
         "foo",
         &[
             "unknown field `foo`",
-            "expected `port` or `bridge`",
+            "expected one of `port`, `bridge`, `vtep`",
             "spelling",
         ],
     );
@@ -766,7 +780,7 @@ fn one_port(path: &Path, mode: VhostMode) -> Config {
     let mut c = Config::default();
     c.ports
         .push(vhost("vm1", &path.display().to_string(), mode));
-    c.bridge.ports.push("vm1".into());
+    c.bridges[0].ports.push("vm1".into());
     c
 }
 
@@ -935,7 +949,7 @@ fn bridge_ports_must_be_unique() {
 #[test]
 fn empty_ports_list_needs_command_line_ports() {
     let c = parse(&format!("{DPDK_A}[bridge]\nports = []\n"));
-    assert!(c.bridge.ports.is_empty());
+    assert!(c.bridges[0].ports.is_empty());
     assert_validate_err(
         &c,
         "bridge.ports",
@@ -958,7 +972,7 @@ fn mac_aging_secs_range() {
     }
     for good in [1, 86400] {
         let c = parse(&format!("[bridge]\nmac_aging_secs = {good}\n"));
-        assert_eq!(c.bridge.mac_aging_secs, good);
+        assert_eq!(c.bridges[0].mac_aging_secs, good);
     }
 }
 
@@ -977,15 +991,15 @@ fn mac_table_size_range() {
     }
     for good in [1, 1_000_000] {
         let c = parse(&format!("[bridge]\nmac_table_size = {good}\n"));
-        assert_eq!(c.bridge.mac_table_size, good);
+        assert_eq!(c.bridges[0].mac_table_size, good);
     }
     // A model built in code is checked by validate too.
     let dir = TempDir::new();
     let mut c = one_port(&dir.path("a.sock"), VhostMode::Server);
-    c.bridge.mac_table_size = 0;
+    c.bridges[0].mac_table_size = 0;
     assert_validate_err(&c, "bridge.mac_table_size", &["0 is out of range"]);
-    c.bridge.mac_table_size = 8192;
-    c.bridge.mac_aging_secs = 0;
+    c.bridges[0].mac_table_size = 8192;
+    c.bridges[0].mac_aging_secs = 0;
     assert_validate_err(&c, "bridge.mac_aging_secs", &["0 is out of range"]);
 }
 
@@ -1236,3 +1250,5 @@ fn device_names_are_canonical() {
         &["\"0000:03:00.0\" is already port[0] \"a\""],
     );
 }
+
+mod vxlan;
