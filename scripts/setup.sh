@@ -4,6 +4,9 @@
 set -euo pipefail
 
 need_pkgs=(dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config python3)
+# The VXLAN interop tests (dataplane/tests/vxlan_interop.rs): peers in network namespaces
+# (ip netns, veth, the kernel vxlan driver; sysctl), offloads off on veths, ping, an underlay capture.
+need_pkgs+=(iproute2 procps ethtool tcpdump iputils-ping)
 # --bench: what scripts/bench-compare.sh also runs (Open vSwitch with DPDK, ip netns).
 if [ "${1:-}" = "--bench" ]; then
     need_pkgs+=(openvswitch-switch-dpdk iproute2)

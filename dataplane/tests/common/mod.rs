@@ -6,6 +6,11 @@
 //! PR_SET_PDEATHSIG and is stopped by its guard's Drop, so nothing outlives a failed test.
 #![allow(dead_code)]
 
+/// Namespaces, veth pairs and processes inside them (the VXLAN interop tests).
+pub mod netns;
+/// A reader for `tcpdump -w` captures.
+pub mod pcap;
+
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
