@@ -75,6 +75,14 @@ impl PortControl {
         }
     }
 
+    /// The MTU QEMU announced to the attached guest (`host_mtu=`), for a vhost library port.
+    pub fn guest_mtu(&self) -> Option<u16> {
+        match self {
+            PortControl::Eth(_) => None,
+            PortControl::Vhost(p) => p.guest_mtu(),
+        }
+    }
+
     /// Sets an ethdev port's MTU; a vhost library port has none to set.
     pub fn set_mtu(&mut self, mtu: u16) -> dpdk::Result<()> {
         match self {

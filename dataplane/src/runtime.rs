@@ -91,6 +91,25 @@ pub fn opened_ports(cfg: &Config) -> Vec<&str> {
     names
 }
 
+/// When a guest attaches to a port of a stretched bridge, compares the MTU QEMU gave it
+/// (`host_mtu=`) with what the underlay carries, and says what to change if its largest
+/// frames would be dropped as `encap_too_big`.
+fn check_guest_mtu(tunnel_mtu: &[Option<u16>], i: usize, p: &OpenPort) {
+    let (Some(underlay), Some(guest)) = (tunnel_mtu[i], p.control.guest_mtu()) else {
+        return;
+    };
+    let fits = underlay.saturating_sub(50);
+    if guest > fits {
+        log::warn!(
+            "port {}: the guest's MTU is {guest} (host_mtu) but the VXLAN underlay (MTU {underlay}) carries              inner packets of at most {fits} bytes: its larger frames will be dropped as encap_too_big;              start QEMU with host_mtu={fits} or raise vtep.mtu to {}",
+            p.name,
+            guest + 50
+        );
+    } else {
+        log::info!("port {}: guest MTU {guest} fits the VXLAN underlay (MTU {underlay})", p.name);
+    }
+}
+
 /// A MAC for the underlay port when it has none of its own (a vhost library port standing
 /// in for a NIC): locally administered, derived from the VTEP address so it is stable.
 fn derived_mac(ip: Ipv4Addr) -> MacAddr {
@@ -368,6 +387,15 @@ pub fn run(
         let _ = out.flush();
     }
 
+    // Per opened port: the underlay MTU its bridge's frames must fit, if it is stretched.
+    let tunnel_mtu: Vec<Option<u16>> = names
+        .iter()
+        .map(|name| {
+            let vtep = cfg.vtep.as_ref()?;
+            let b = cfg.bridges.iter().find(|b| b.ports.iter().any(|p| p == name))?;
+            b.vni.map(|_| vtep.mtu)
+        })
+        .collect();
     let started = Instant::now();
     let vtep_stats = vtep_counters.as_deref().zip(vtep_label.as_deref());
     let stats = Stats {
@@ -380,10 +408,13 @@ pub fn run(
     let mut last_worker = worker_counters.snapshot();
     while !quit.load(Ordering::Relaxed) {
         std::thread::sleep(TICK);
-        for p in &ports {
+        for (i, p) in ports.iter().enumerate() {
             let up = p.control.link_up();
             if p.counters.link_up.load(Ordering::Relaxed) != up {
                 p.counters.link_up.store(up, Ordering::Relaxed);
+                if up {
+                    check_guest_mtu(&tunnel_mtu, i, p);
+                }
             }
         }
         if let Some(every) = opts.stats_interval {

@@ -432,8 +432,23 @@ impl<P: PacketPort> Worker<P> {
         }
     }
 
+    /// Starts loading the MAC table slots of the inner frame of underlay frame `m`, in the
+    /// bridge its VNI names (a guess; see [`Vtep::peek_bridge`]).
+    #[inline]
+    fn prefetch_inner(&self, m: &Mbuf) {
+        if let Some(v) = &self.vtep {
+            let data = m.data();
+            if let Some(b) = v.vtep.peek_bridge(data) {
+                if let Some(wb) = self.bridges.get(b) {
+                    wb.bridge.prefetch(&data[VXLAN_IPV4_OVERHEAD..]);
+                }
+            }
+        }
+    }
+
     /// Handles one burst from the underlay port: decapsulate into bridges, answer ARP and
-    /// pings, drop the rest (counted by the VTEP).
+    /// pings, drop the rest (counted by the VTEP). MAC table slots are prefetched a few
+    /// frames ahead, as for local ports.
     #[inline]
     fn underlay_burst(&mut self, underlay: usize, rx: &mut MbufBurst, now: u64) -> Pending {
         for i in 0..rx.len() {
@@ -441,8 +456,17 @@ impl<P: PacketPort> Worker<P> {
                 m.prefetch_data();
             }
         }
+        for i in 0..rx.len().min(TABLE_PREFETCH_DISTANCE) {
+            if let Some(m) = rx.get(i) {
+                self.prefetch_inner(m);
+            }
+        }
         let mut pending = 0;
-        for mut m in rx.drain() {
+        let mut frames = rx.drain();
+        while let Some(mut m) = frames.next() {
+            if let Some(ahead) = frames.ahead(TABLE_PREFETCH_DISTANCE - 1) {
+                self.prefetch_inner(ahead);
+            }
             let Some(v) = &mut self.vtep else { break };
             let Some(data) = m.data_mut() else {
                 // PMDs hand over exclusive mbufs; a shared one cannot be rewritten.

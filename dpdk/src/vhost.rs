@@ -66,6 +66,9 @@ struct Shared {
     /// The guest negotiated `VIRTIO_NET_F_CSUM`: it may send TCP/UDP packets whose checksum
     /// it left to us. Written before `vid` is published, read after `vid` is read.
     rx_sw_csum: AtomicBool,
+    /// The MTU the guest was given (QEMU `host_mtu=`, `VHOST_USER_NET_SET_MTU`), or 0 when
+    /// it was given none. Control path only.
+    guest_mtu: std::sync::atomic::AtomicU16,
 }
 
 impl Shared {
@@ -159,6 +162,13 @@ unsafe extern "C" fn new_device(vid: c_int) -> c_int {
     let sw_csum = unsafe { dpdk_sys::rte_vhost_get_negotiated_features(vid, &mut features) } == 0
         && features & (1 << dpdk_sys::VIRTIO_NET_F_CSUM) != 0;
     shared.rx_sw_csum.store(sw_csum, Ordering::Relaxed);
+    let mut mtu = 0u16;
+    // SAFETY: as above; mtu is a valid out-pointer. Fails (-ENOTSUP) unless the guest
+    // negotiated VIRTIO_NET_F_MTU, i.e. QEMU was given host_mtu=.
+    if unsafe { dpdk_sys::rte_vhost_get_mtu(vid, &mut mtu) } != 0 {
+        mtu = 0;
+    }
+    shared.guest_mtu.store(mtu, Ordering::Relaxed);
     // Publishing vid hands the device to the worker (SeqCst: see Shared). The store above
     // is ordered before it, so a worker that reads this vid also sees rx_sw_csum.
     shared.vid.store(vid, Ordering::SeqCst);
@@ -235,6 +245,7 @@ impl VhostUser {
             vid: AtomicI32::new(NO_DEVICE),
             busy: AtomicBool::new(false),
             rx_sw_csum: AtomicBool::new(false),
+            guest_mtu: std::sync::atomic::AtomicU16::new(0),
         });
         {
             let mut reg = registry();
@@ -314,6 +325,15 @@ impl VhostUser {
     /// A guest is attached and its device running (safe to call while a worker polls).
     pub fn link_up(&self) -> bool {
         self.shared.vid.load(Ordering::Relaxed) >= 0
+    }
+
+    /// The MTU QEMU gave the attached guest (`-device virtio-net-pci,host_mtu=N`), if any.
+    pub fn guest_mtu(&self) -> Option<u16> {
+        match self.shared.guest_mtu.load(Ordering::Relaxed) {
+            0 => None,
+            m if self.link_up() => Some(m),
+            _ => None,
+        }
     }
 
     /// The data-path handle; `None` once it has been taken.

@@ -635,3 +635,17 @@ fn random_underlay_frames_never_panic() {
         }
     }
 }
+
+#[test]
+fn peek_bridge_guesses_from_the_vni_without_validating() {
+    let mut v = vtep();
+    v.add_bridge(124, 7, &[], false).unwrap();
+    let inner = inner_frame();
+    assert_eq!(v.peek_bridge(&vxlan_from(PEER_IP, VNI, &inner)), Some(0));
+    assert_eq!(v.peek_bridge(&vxlan_from(PEER_IP, 124, &inner)), Some(7));
+    assert_eq!(v.peek_bridge(&vxlan_from(PEER_IP, 999, &inner)), None);
+    // A frame too short for an inner header, or not IPv4/UDP, gives no guess.
+    assert_eq!(v.peek_bridge(&vxlan_from(PEER_IP, VNI, &inner)[..63]), None);
+    let arp_req = arp(1, (PEER_MAC, PEER_IP), (MacAddr::ZERO, OUR_IP), MacAddr::BROADCAST);
+    assert_eq!(v.peek_bridge(&arp_req), None);
+}
