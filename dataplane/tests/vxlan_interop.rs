@@ -303,6 +303,108 @@ fn kernel_vxlan_and_our_vtep_carry_arp_icmp_and_udp_both_ways() {
     assert_eq!(f.get("bridge=br0", "moved"), 0, "{diag}");
 }
 
+/// Two bridges on one VTEP, VNIs 123 and 124, each with its own TAP endpoint, against a
+/// kernel VTEP carrying both VNIs (and a third, 125, that we do not carry).
+#[test]
+fn two_vnis_stay_apart_on_one_underlay() {
+    let _serial = serial();
+    let s = Scratch::new("vx2vni");
+    let k = Netns::new("k");
+    let d = Netns::new("d");
+    let e = Netns::new("e");
+    let f = Netns::new("f");
+    veth(&k, "vk0", &d, "vd0");
+    k.offloads_off("vk0");
+    d.offloads_off("vd0");
+    k.ip(&format!("addr add {K_UNDERLAY}/24 dev vk0"));
+    for (dev, vni, overlay) in [
+        ("vx0", 123, "10.0.0.1"),
+        ("vx1", 124, "10.1.0.1"),
+        ("vx2", 125, "10.2.0.1"),
+    ] {
+        k.ip(&format!(
+            "link add name {dev} type vxlan id {vni} local {K_UNDERLAY} remote {D_UNDERLAY} \
+             dstport {VXLAN_PORT} dev vk0"
+        ));
+        k.ip(&format!("addr add {overlay}/24 brd + dev {dev}"));
+        k.ip(&format!("link set {dev} up"));
+    }
+    let cfg = s.write(
+        "dataplane.toml",
+        &format!(
+            r#"[[port]]
+name = "uplink"
+type = "dpdk"
+devargs = "net_af_packet0,iface=vd0"
+
+[[port]]
+name = "tenant-a"
+type = "dpdk"
+devargs = "net_tap0,iface=dpt0"
+
+[[port]]
+name = "tenant-b"
+type = "dpdk"
+devargs = "net_tap1,iface=dpt1"
+
+[vtep]
+port = "uplink"
+ip = "{D_UNDERLAY}/24"
+
+[[bridge]]
+name = "a"
+ports = ["tenant-a"]
+vni = 123
+remote_vteps = ["{K_UNDERLAY}"]
+
+[[bridge]]
+name = "b"
+ports = ["tenant-b"]
+vni = 124
+remote_vteps = ["{K_UNDERLAY}"]
+"#
+        ),
+    );
+    let (eal, app) = dataplane_args(&s, &cfg);
+    let dp = Dataplane::start_in(&d, &s, &eal, &app);
+    for (tap, ns, ip) in [("dpt0", &e, "10.0.0.2"), ("dpt1", &f, "10.1.0.2")] {
+        assert!(
+            wait_until(WAIT, || d.has_link(tap)),
+            "no {tap}:\n{}",
+            dp.diagnostics()
+        );
+        d.ip(&format!("link set {tap} netns {}", ns.name));
+        assert!(wait_until(WAIT, || ns.has_link(tap)), "{tap} did not move");
+        ns.ip(&format!("addr add {ip}/24 brd + dev {tap}"));
+        ns.ip(&format!("link set {tap} up"));
+    }
+
+    e.ping_until_answered("10.0.0.1");
+    e.ping_all_answered("10.0.0.1", 3);
+    f.ping_until_answered("10.1.0.1");
+    f.ping_all_answered("10.1.0.1", 3);
+    k.ping_all_answered("10.0.0.2", 2);
+    k.ping_all_answered("10.1.0.2", 2);
+    // Each tenant's ARP went to its own VNI only: K learned E's MAC on vx0 and F's on vx1.
+    assert_eq!(k.neigh_lladdr("10.0.0.2", "vx0"), Some(e.mac("dpt0")));
+    assert_eq!(k.neigh_lladdr("10.1.0.2", "vx1"), Some(f.mac("dpt1")));
+    // VNI 125 is not ours: K's ARP requests for 10.2.0.2 are dropped and counted.
+    let (sent, answered, _) = k.ping("10.2.0.2", 2, &["-W", "1"]);
+    assert_eq!((sent, answered), (2, 0));
+
+    let (fin, diag) = stop_clean(dp, "dataplane");
+    for b in ["bridge=a", "bridge=b"] {
+        assert_eq!(
+            fin.get(b, "learned"),
+            2,
+            "{b}: its TAP's MAC and the kernel's vx MAC of its VNI, nothing of the other\n{diag}"
+        );
+        assert!(fin.get(b, "forwarded_remote") > 0, "{b}\n{diag}");
+    }
+    assert!(fin.get("vtep", "drop_vxlan_unknown_vni") >= 1, "{diag}");
+    assert_eq!(fin.get("vtep", "drop_remote_not_accepted"), 0, "{diag}");
+}
+
 #[test]
 fn oversize_frames_are_dropped_and_counted_while_the_largest_fitting_ones_pass() {
     let _serial = serial();
