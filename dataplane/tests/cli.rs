@@ -196,6 +196,70 @@ fn bad_vhost_path_is_refused() {
 }
 
 #[test]
+fn bad_pmd_sleep_max_is_refused() {
+    let s = Scratch::new("badsleep");
+    let sock = s.sock("a").display().to_string();
+    for bad in ["20000", "-1", "soon"] {
+        let out = run(
+            &s,
+            &["-l", "0-1"],
+            &["--vhost-user", &sock, "--pmd-sleep-max", bad],
+        );
+        assert_refused(&s, &out, &["--pmd-sleep-max", bad]);
+    }
+    assert!(!s.sock("a").exists(), "no socket was created");
+}
+
+#[test]
+fn vtep_config_mistakes_are_refused_before_eal() {
+    let s = Scratch::new("badvtep");
+    let base = |vtep: &str, bridge: &str| {
+        format!(
+            "[[port]]\nname = \"vm\"\ntype = \"vhost-user\"\npath = \"{}\"\n\
+             [[port]]\nname = \"uplink\"\ntype = \"dpdk\"\ndevargs = \"net_null0\"\n\
+             [vtep]\nport = \"uplink\"\n{vtep}\n[bridge]\nports = [\"vm\"]\n{bridge}\n",
+            s.sock("vm").display()
+        )
+    };
+    for (vtep, bridge, expect) in [
+        (
+            "ip = \"172.31.0.2/24\"\ngateway = \"10.0.0.1\"",
+            "vni = 1",
+            &["vtep.gateway", "prefix"][..],
+        ),
+        (
+            "ip = \"172.31.0.2/24\"",
+            "vni = 1\nremote_vteps = [\"172.31.0.2\"]",
+            &["bridge.remote_vteps", "172.31.0.2"][..],
+        ),
+        (
+            "ip = \"172.31.0.2/24\"\nsource_ports = \"60000-50000\"",
+            "vni = 1",
+            &["vtep.source_ports"][..],
+        ),
+        ("ip = \"172.31.0.2\"", "vni = 1", &["vtep.ip", "/"][..]),
+    ] {
+        let cfg = s.write("bad.toml", &base(vtep, bridge));
+        let out = run(
+            &s,
+            &["-l", "0-1"],
+            &["--config", &cfg.display().to_string()],
+        );
+        assert_refused(&s, &out, expect);
+    }
+    // A VTEP port that is also in the bridge.
+    let text = base("ip = \"172.31.0.2/24\"", "vni = 1")
+        .replace("ports = [\"vm\"]", "ports = [\"vm\", \"uplink\"]");
+    let cfg = s.write("both.toml", &text);
+    let out = run(
+        &s,
+        &["-l", "0-1"],
+        &["--config", &cfg.display().to_string()],
+    );
+    assert_refused(&s, &out, &["uplink", "vtep"]);
+}
+
+#[test]
 fn eal_failure_exits_nonzero_without_leaving_a_socket() {
     let _serial = serial();
     let s = Scratch::new("ealfail");
