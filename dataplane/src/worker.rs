@@ -331,6 +331,12 @@ impl<P: PacketPort> Worker<P> {
     /// local port, to every remote VTEP of the bridge's flood list, each a copy with its own
     /// outer header (a shared mbuf cannot take a header). Split horizon: a frame from the
     /// tunnel goes to local ports only.
+    ///
+    /// Copy rather than a 50-byte header mbuf chained to another reference of the frame:
+    /// `dp-encapbench` (alloc, build, free per remote) measured 62-64 cycles per copy at
+    /// 64 B against 77-100 chained (the chain pays atomic refcount updates), and 80-83
+    /// against 75-102 at 1518 B; and a copy is one segment, which every transmit path takes
+    /// without walking a chain (NICs need the multi-segment offload for chains).
     #[inline]
     fn flood(&mut self, b: usize, ingress: PortId, m: Mbuf, now: u64) -> Pending {
         let from_tunnel = remote_of(ingress).is_some();

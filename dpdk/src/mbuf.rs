@@ -200,6 +200,36 @@ impl Mbuf {
         true
     }
 
+    /// Appends `tail` as the packet's next segment(s), as `rte_pktmbuf_chain` does: the
+    /// packet becomes this mbuf's data followed by `tail`'s. `tail` may be a shared handle
+    /// (its data is then only read, and freeing the chain drops one reference). Gives `tail`
+    /// back when this mbuf is shared or the segment count would overflow.
+    pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
+        if !self.is_exclusive() {
+            return Err(tail);
+        }
+        // SAFETY: we own the only reference to the head, so its segment list is ours to
+        // walk and extend; `tail` is an owned reference that the chain takes over (freeing
+        // the chain frees each segment, honouring its refcount).
+        unsafe {
+            let head = self.raw.as_ptr();
+            let t = tail.raw.as_ptr();
+            let segs = u32::from((*head).nb_segs) + u32::from((*t).nb_segs);
+            if segs > u32::from(u16::MAX) {
+                return Err(tail);
+            }
+            let mut last = head;
+            while !(*last).next.is_null() {
+                last = (*last).next;
+            }
+            (*last).next = t;
+            (*head).nb_segs = segs as u16;
+            (*head).pkt_len += (*t).pkt_len;
+        }
+        std::mem::forget(tail);
+        Ok(())
+    }
+
     /// Another handle to the same packet (refcount + 1), for sending one received frame out
     /// of several ports without copying. Both handles must treat the data as read-only.
     #[inline]
