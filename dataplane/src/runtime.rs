@@ -106,7 +106,10 @@ fn check_guest_mtu(tunnel_mtu: &[Option<u16>], i: usize, p: &OpenPort) {
             guest + 50
         );
     } else {
-        log::info!("port {}: guest MTU {guest} fits the VXLAN underlay (MTU {underlay})", p.name);
+        log::info!(
+            "port {}: guest MTU {guest} fits the VXLAN underlay (MTU {underlay})",
+            p.name
+        );
     }
 }
 
@@ -392,7 +395,10 @@ pub fn run(
         .iter()
         .map(|name| {
             let vtep = cfg.vtep.as_ref()?;
-            let b = cfg.bridges.iter().find(|b| b.ports.iter().any(|p| p == name))?;
+            let b = cfg
+                .bridges
+                .iter()
+                .find(|b| b.ports.iter().any(|p| p == name))?;
             b.vni.map(|_| vtep.mtu)
         })
         .collect();

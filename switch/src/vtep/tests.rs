@@ -646,6 +646,11 @@ fn peek_bridge_guesses_from_the_vni_without_validating() {
     assert_eq!(v.peek_bridge(&vxlan_from(PEER_IP, 999, &inner)), None);
     // A frame too short for an inner header, or not IPv4/UDP, gives no guess.
     assert_eq!(v.peek_bridge(&vxlan_from(PEER_IP, VNI, &inner)[..63]), None);
-    let arp_req = arp(1, (PEER_MAC, PEER_IP), (MacAddr::ZERO, OUR_IP), MacAddr::BROADCAST);
+    let arp_req = arp(
+        1,
+        (PEER_MAC, PEER_IP),
+        (MacAddr::ZERO, OUR_IP),
+        MacAddr::BROADCAST,
+    );
     assert_eq!(v.peek_bridge(&arp_req), None);
 }
