@@ -51,6 +51,11 @@ pub struct RunOptions {
     pub sleep_max_us: u32,
 }
 
+// What the configuration lets through must fit the worker's and the VTEP's fixed tables.
+const _: () = assert!(pmd_config::MAX_OPENED_PORTS <= MAX_PORTS);
+const _: () = assert!(pmd_config::MAX_REMOTE_VTEPS <= switch::vtep::MAX_VTEP_REMOTES);
+const _: () = assert!(pmd_config::MAX_UNDERLAY_NEIGHBORS <= switch::vtep::MAX_NEIGHBORS);
+
 /// A port the runtime opened, with what it needs to close it cleanly.
 struct OpenPort {
     name: String,
@@ -101,7 +106,9 @@ fn check_guest_mtu(tunnel_mtu: &[Option<u16>], i: usize, p: &OpenPort) {
     let fits = underlay.saturating_sub(50);
     if guest > fits {
         log::warn!(
-            "port {}: the guest's MTU is {guest} (host_mtu) but the VXLAN underlay (MTU {underlay}) carries              inner packets of at most {fits} bytes: its larger frames will be dropped as encap_too_big;              start QEMU with host_mtu={fits} or raise vtep.mtu to {}",
+            "port {}: the guest's MTU is {guest} (host_mtu) but the VXLAN underlay (MTU {underlay}) carries \
+             inner packets of at most {fits} bytes: its larger frames will be dropped as encap_too_big; \
+             start QEMU with host_mtu={fits} or raise vtep.mtu to {}",
             p.name,
             guest + 50
         );

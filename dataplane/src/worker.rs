@@ -386,6 +386,11 @@ impl<P: PacketPort> Worker<P> {
     #[inline]
     fn encap_copy(&mut self, b: usize, remote: RemoteId, m: &Mbuf, now: u64) -> Pending {
         let Some(v) = &mut self.vtep else { return 0 };
+        if !m.is_contiguous() {
+            // `data()` would be the first segment only: never send a cut frame.
+            v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
+            return 0;
+        }
         let Some(mut copy) = v.pool.alloc() else {
             v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
             return 0;
@@ -531,8 +536,10 @@ impl<P: PacketPort> Worker<P> {
                         pending = 1 << underlay;
                     }
                 }
-                // Unresolved again already (it cannot be, a reply just came): drop.
-                Encap::Hold(_) | Encap::Drop(_) => {}
+                // Unresolved again already (it cannot be, a reply just came): drop, counted
+                // (a Drop verdict was counted by prepare_encap).
+                Encap::Hold(_) => v.vtep.counters().drop_n(VtepDrop::NeighborUnresolved, 1),
+                Encap::Drop(_) => {}
             }
         }
         pending

@@ -110,8 +110,11 @@ impl Mbuf {
             self.refcnt() as u32 + n as u32 <= i16::MAX as u32,
             "mbuf reference count would overflow"
         );
+        // On every segment (rte_pktmbuf_refcnt_update, not rte_mbuf_refcnt_update): freeing
+        // a handle drops a reference on each segment, so a chained packet shared with only
+        // its head counted would lose its tail while other handles still read it.
         // SAFETY: we hold a reference, so the mbuf is alive; n fits in i16 (checked above).
-        unsafe { dpdk_sys::shim_mbuf_refcnt_update(self.raw.as_ptr(), n as i16) };
+        unsafe { dpdk_sys::shim_pktmbuf_refcnt_update(self.raw.as_ptr(), n as i16) };
     }
 
     /// Grows the packet by `len` bytes at the tail and returns them, or `None` when the
@@ -203,26 +206,23 @@ impl Mbuf {
     /// Appends `tail` as the packet's next segment(s), as `rte_pktmbuf_chain` does: the
     /// packet becomes this mbuf's data followed by `tail`'s. `tail` may be a shared handle
     /// (its data is then only read, and freeing the chain drops one reference). Gives `tail`
-    /// back when this mbuf is shared or the segment count would overflow.
+    /// back when this mbuf is shared or already chained (its last segment could be a shared
+    /// one, whose `next` is not ours to write).
     pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
-        if !self.is_exclusive() {
+        if !self.is_exclusive() || !self.is_contiguous() {
             return Err(tail);
         }
-        // SAFETY: we own the only reference to the head, so its segment list is ours to
-        // walk and extend; `tail` is an owned reference that the chain takes over (freeing
+        // SAFETY: we own the only reference to the head, a single segment, so its `next`
+        // is ours to set; `tail` is an owned reference that the chain takes over (freeing
         // the chain frees each segment, honouring its refcount).
         unsafe {
             let head = self.raw.as_ptr();
             let t = tail.raw.as_ptr();
-            let segs = u32::from((*head).nb_segs) + u32::from((*t).nb_segs);
+            let segs = 1 + u32::from((*t).nb_segs);
             if segs > u32::from(u16::MAX) {
                 return Err(tail);
             }
-            let mut last = head;
-            while !(*last).next.is_null() {
-                last = (*last).next;
-            }
-            (*last).next = t;
+            (*head).next = t;
             (*head).nb_segs = segs as u16;
             (*head).pkt_len += (*t).pkt_len;
         }

@@ -27,7 +27,7 @@ void shim_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
 
 char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
 
-uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value) { return rte_mbuf_refcnt_update(m, value); }
+void shim_pktmbuf_refcnt_update(struct rte_mbuf *m, int16_t value) { rte_pktmbuf_refcnt_update(m, value); }
 
 int shim_raw_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *cksum)
 {

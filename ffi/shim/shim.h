@@ -17,7 +17,7 @@ struct rte_mbuf *shim_pktmbuf_alloc(struct rte_mempool *mp);
 int shim_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned int n);
 void shim_pktmbuf_free(struct rte_mbuf *m);
 char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
-uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value);
+void shim_pktmbuf_refcnt_update(struct rte_mbuf *m, int16_t value);
 int shim_raw_cksum_mbuf(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint16_t *cksum);
 int shim_errno(void);
 unsigned int shim_lcore_id(void);

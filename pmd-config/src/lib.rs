@@ -144,7 +144,7 @@
 //! | `ip`           | required        | `"a.b.c.d/len"`, `len` 1 to 32: this VTEP's unicast address (not the prefix's network or broadcast address) and the underlay prefix. Remote VTEPs inside the prefix are reached directly, the others through `gateway` |
 //! | `gateway`      | none            | inside the prefix, not `ip`; required when a remote VTEP (in `remote_vteps` or a static MAC's `remote_vtep`) is outside the prefix |
 //! | `udp_port`     | 4789 ([`DEFAULT_VXLAN_UDP_PORT`]) | 1 to 65535: the VXLAN destination port of every VTEP of the network (Linux's `vxlan` devices without `dstport` use 8472) |
-//! | `mtu`          | 1500            | 576 to 9216: the underlay IPv4 MTU. 576 is the least every IPv4 link carries (RFC 791), 9216 the largest jumbo frame NICs and switches commonly take. VXLAN adds 50 bytes (outer IPv4, UDP, VXLAN and the inner Ethernet header), so the VMs' MTU must be at most `mtu - 50` |
+//! | `mtu`          | 1500            | 576 to 2034: the underlay IPv4 MTU. 576 is the least every IPv4 link carries (RFC 791), 2034 the most one 2048-byte packet buffer holds with its Ethernet header (jumbo frames are not supported yet; 1550 carries 1500-byte guest packets). VXLAN adds 50 bytes (outer IPv4, UDP, VXLAN and the inner Ethernet header), so the VMs' MTU must be at most `mtu - 50` |
 //! | `ttl`          | 64              | 1 to 255: the outer IPv4 TTL |
 //! | `source_ports` | `"49152-65535"` | `"LOW-HIGH"` with 1 <= LOW <= HIGH <= 65535: the outer UDP source ports, one per inner flow (RFC 7348) |
 //!
@@ -222,8 +222,9 @@ pub use config::{
     PortKind, StaticMac, StaticNeighbor, StaticTarget, VhostMode, VtepConfig, DEFAULT_BRIDGE_NAME,
     DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE, DEFAULT_ORIGIN, DEFAULT_SOURCE_PORTS,
     DEFAULT_UNDERLAY_MTU, DEFAULT_VTEP_TTL, DEFAULT_VXLAN_UDP_PORT, MAX_BRIDGE_PORTS,
-    MAX_MAC_AGING_SECS, MAX_MAC_TABLE_SIZE, MAX_NAME_LEN, MAX_SOCKET_PATH_LEN, MAX_UNDERLAY_MTU,
-    MAX_VNI, MIN_UNDERLAY_MTU, VHOST_DEVICE_PREFIX,
+    MAX_MAC_AGING_SECS, MAX_MAC_TABLE_SIZE, MAX_NAME_LEN, MAX_OPENED_PORTS, MAX_REMOTE_VTEPS,
+    MAX_SOCKET_PATH_LEN, MAX_UNDERLAY_MTU, MAX_UNDERLAY_NEIGHBORS, MAX_VNI, MIN_UNDERLAY_MTU,
+    VHOST_DEVICE_PREFIX,
 };
 pub use lcores::{
     eal_lcores, parse_corelist, parse_coremask, parse_lcores, EalLcores, LcoreError, MAX_LCORE,

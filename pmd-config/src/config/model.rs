@@ -30,8 +30,19 @@ pub const DEFAULT_VXLAN_UDP_PORT: u16 = 4789;
 pub const DEFAULT_UNDERLAY_MTU: u16 = 1500;
 /// Smallest `vtep.mtu`: the datagram size every IPv4 host must accept (RFC 791).
 pub const MIN_UNDERLAY_MTU: u16 = 576;
-/// Largest `vtep.mtu`: the largest jumbo frame NICs and switches commonly carry.
-pub const MAX_UNDERLAY_MTU: u16 = 9216;
+/// Largest `vtep.mtu`: what one packet buffer holds. The dataplane's mbufs carry 2048 bytes
+/// of frame, and this version neither receives nor encapsulates frames spread over several
+/// buffers, so an outer frame (MTU + 14 bytes of Ethernet) must fit 2048 bytes. That is
+/// enough for 1500-byte guest packets plus VXLAN (1550); jumbo guest frames are for a later
+/// version.
+pub const MAX_UNDERLAY_MTU: u16 = 2034;
+/// Most ports the dataplane opens over all bridges plus the VTEP's: one worker tracks its
+/// ports in a 64-bit set.
+pub const MAX_OPENED_PORTS: usize = 64;
+/// Most distinct remote VTEPs a configuration may list (the VTEP's remote table).
+pub const MAX_REMOTE_VTEPS: usize = 4096;
+/// Most distinct underlay next hops (on-link remotes, gateway, static neighbours).
+pub const MAX_UNDERLAY_NEIGHBORS: usize = 1024;
 /// `vtep.ttl` when not given.
 pub const DEFAULT_VTEP_TTL: u8 = 64;
 /// `vtep.source_ports` when not given (inclusive): the dynamic port range RFC 7348

@@ -96,8 +96,9 @@ pub(super) fn udp_port_fix() -> String {
 pub(super) fn mtu_fix() -> String {
     format!(
         "set vtep.mtu to the underlay network's IPv4 MTU, from {MIN_UNDERLAY_MTU} (the least \
-         every IPv4 link carries, RFC 791) to {MAX_UNDERLAY_MTU} (the largest jumbo frame NICs \
-         and switches commonly take); default {DEFAULT_UNDERLAY_MTU}. VXLAN adds 50 bytes, so \
+         every IPv4 link carries, RFC 791) to {MAX_UNDERLAY_MTU} (the most one 2048-byte packet \
+         buffer holds with its Ethernet header: jumbo frames are not supported yet; 1550 carries \
+         1500-byte guest packets); default {DEFAULT_UNDERLAY_MTU}. VXLAN adds 50 bytes, so \
          the VMs' MTU must be at most vtep.mtu - 50"
     )
 }
@@ -465,6 +466,62 @@ impl Config {
             self.check_bridge_ports(b, &label, complete, &mut owners, errs)?;
             self.check_bridge_vxlan(b, &label, &mut vnis, errs)?;
             self.check_static_macs(b, &label, complete, errs)?;
+        }
+        let opened = owners.len() + usize::from(self.vtep.is_some());
+        if opened > MAX_OPENED_PORTS {
+            return Err(errs.invalid(
+                "bridge.ports",
+                format!(
+                    "the bridges have {} ports{} in all, more than the {MAX_OPENED_PORTS} one \
+                     worker serves",
+                    owners.len(),
+                    if self.vtep.is_some() {
+                        " plus the VTEP's"
+                    } else {
+                        ""
+                    }
+                ),
+                format!("spread at most {MAX_OPENED_PORTS} ports over the bridges"),
+            ));
+        }
+        self.check_vtep_capacity(errs)
+    }
+
+    /// The VTEP's tables are fixed-size: configured remotes and next hops must fit them.
+    fn check_vtep_capacity(&self, errs: &Errs<'_>) -> Result<(), ConfigError> {
+        let Some(v) = &self.vtep else { return Ok(()) };
+        let mut remotes: std::collections::HashSet<Ipv4Addr> = std::collections::HashSet::new();
+        for b in &self.bridges {
+            remotes.extend(b.remote_vteps.iter().copied());
+            remotes.extend(b.static_macs.iter().filter_map(|m| match m.target {
+                StaticTarget::RemoteVtep(ip) => Some(ip),
+                StaticTarget::Port(_) => None,
+            }));
+        }
+        if remotes.len() > MAX_REMOTE_VTEPS {
+            return Err(errs.invalid(
+                "bridge.remote_vteps",
+                format!(
+                    "{} distinct remote VTEPs over all bridges, more than the {MAX_REMOTE_VTEPS} \
+                     a VTEP tracks",
+                    remotes.len()
+                ),
+                format!("list at most {MAX_REMOTE_VTEPS} remote VTEPs"),
+            ));
+        }
+        let mut hops: std::collections::HashSet<Ipv4Addr> =
+            remotes.iter().filter_map(|&r| v.next_hop(r)).collect();
+        hops.extend(v.neighbors.iter().map(|n| n.ip));
+        if hops.len() > MAX_UNDERLAY_NEIGHBORS {
+            return Err(errs.invalid(
+                "vtep.neighbor",
+                format!(
+                    "{} distinct underlay next hops (on-link remote VTEPs, the gateway, \
+                     vtep.neighbor entries), more than the {MAX_UNDERLAY_NEIGHBORS} a VTEP resolves",
+                    hops.len()
+                ),
+                "reach remote VTEPs through vtep.gateway, or list fewer on-link ones",
+            ));
         }
         Ok(())
     }

@@ -446,7 +446,8 @@ impl<T> Vtep<T> {
         }
         Ok(Vtep {
             params,
-            remotes: Vec::new(),
+            // Never reallocated while learning on the hot path.
+            remotes: Vec::with_capacity(MAX_VTEP_REMOTES.min(MAX_REMOTES)),
             by_ip: RemoteMap::new(MAX_VTEP_REMOTES.min(MAX_REMOTES)),
             bridges: Vec::new(),
             neighbors,
@@ -524,6 +525,8 @@ impl<T> Vtep<T> {
             || ip.is_broadcast()
             || ip.is_multicast()
             || ip.is_loopback()
+            || ip.octets()[0] >= 240
+            || self.is_prefix_edge(ip)
         {
             return Err(VtepError::BadRemote(ip));
         }
@@ -552,6 +555,18 @@ impl<T> Vtep<T> {
             .remotes
             .store(self.remotes.len() as u64, Relaxed);
         Ok(id)
+    }
+
+    /// Whether `ip` is the network or broadcast address of our prefix (for prefixes that
+    /// have them): never a host, so never a VTEP, whatever a spoofed source says.
+    fn is_prefix_edge(&self, ip: Ipv4Addr) -> bool {
+        let len = u32::from(self.params.prefix_len.min(32));
+        if len >= 31 || !self.params.in_prefix(ip) {
+            return false;
+        }
+        let host_mask = u32::MAX >> len;
+        let host = u32::from(ip) & host_mask;
+        host == 0 || host == host_mask
     }
 
     /// The outer header toward `remote` with every per-frame field zero.
@@ -659,11 +674,13 @@ impl<T> Vtep<T> {
             Err(crate::wire::WireError::Truncated) => return Rx::Drop(VtepDrop::OuterTruncated),
             Err(_) => return Rx::Drop(VtepDrop::IpMalformed),
         };
-        if !ip.verify_checksum() {
-            return Rx::Drop(VtepDrop::IpBadChecksum);
-        }
+        // The address first: the underlay port is promiscuous, and other hosts' packets
+        // should not cost a checksum.
         if ip.dst() != self.params.ip {
             return Rx::Drop(VtepDrop::IpNotOurs);
+        }
+        if !ip.verify_checksum() {
+            return Rx::Drop(VtepDrop::IpBadChecksum);
         }
         if ip.is_fragment() {
             return Rx::Drop(VtepDrop::IpFragment);
@@ -841,9 +858,12 @@ impl<T> Vtep<T> {
         ) else {
             return false;
         };
+        let Ok(ip_len) = u16::try_from(MTU_OVERHEAD + inner.len()) else {
+            // No IPv4 packet is that long (prepare_encap refuses such frames first).
+            return false;
+        };
         h.copy_from_slice(&r.template);
         h[0..6].copy_from_slice(&next_hop.0);
-        let ip_len = (IP_LEN + UDP_LEN + VXLAN_LEN + inner.len()) as u16;
         let udp_len = ip_len - IP_LEN as u16;
         h[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&ip_len.to_be_bytes());
         let csum = fold_checksum(r.ip_sum + u32::from(ip_len));

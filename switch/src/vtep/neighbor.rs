@@ -24,6 +24,10 @@ pub type NeighborId = u16;
 /// Frames held per unresolved neighbour: enough for a TCP handshake and a few pings, small
 /// enough that a dead next hop cannot pin many mbufs.
 pub const HOLD_PER_NEIGHBOR: usize = 16;
+/// Frames held over all neighbours: however many next hops fail to answer (a flood of
+/// learned remotes, say), the hold queues never take more than this many mbufs from the
+/// pool.
+pub const HOLD_TOTAL: usize = 256;
 
 /// Timing of resolution, in the caller's ticks (the dataplane uses TSC cycles).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,13 +43,15 @@ pub struct NeighborTimers {
 }
 
 impl NeighborTimers {
-    /// Linux-like defaults for a clock of `hz` ticks per second: a request per second,
-    /// three of them, entries valid for five minutes and refreshed during the last minute.
+    /// Defaults for a clock of `hz` ticks per second: a request per second, three of them;
+    /// entries valid for a minute and refreshed during its last 15 seconds (the first three
+    /// refreshes to the known MAC, then broadcast, so a next hop that changed its MAC without
+    /// a gratuitous ARP is found again within the minute).
     pub fn for_hz(hz: u64) -> NeighborTimers {
         NeighborTimers {
             retry: hz,
-            reachable: 300 * hz,
-            refresh: 240 * hz,
+            reachable: 60 * hz,
+            refresh: 45 * hz,
             max_probes: 3,
         }
     }
@@ -89,6 +95,8 @@ pub struct Neighbors<T> {
     entries: Vec<Entry<T>>,
     timers: NeighborTimers,
     capacity: usize,
+    /// Frames held over all entries (at most [`HOLD_TOTAL`]).
+    held: usize,
 }
 
 /// A request the table wants sent: ARP who-has `target`, to `dst` (broadcast while
@@ -106,6 +114,7 @@ impl<T> Neighbors<T> {
             entries: Vec::with_capacity(capacity.min(1 << 16)),
             timers,
             capacity: capacity.min(1 << 16),
+            held: 0,
         }
     }
 
@@ -180,9 +189,13 @@ impl<T> Neighbors<T> {
 
     /// Holds `item` until neighbour `id` resolves; gives it back when the queue is full.
     pub fn hold(&mut self, id: NeighborId, item: T) -> Result<(), T> {
+        if self.held >= HOLD_TOTAL {
+            return Err(item);
+        }
         match self.entries.get_mut(id as usize) {
             Some(e) if e.held.len() < HOLD_PER_NEIGHBOR => {
                 e.held.push_back(item);
+                self.held += 1;
                 Ok(())
             }
             _ => Err(item),
@@ -206,7 +219,9 @@ impl<T> Neighbors<T> {
 
     /// The oldest frame held for `id`, to send now that it resolved (call until `None`).
     pub fn pop_held(&mut self, id: NeighborId) -> Option<T> {
-        self.entries.get_mut(id as usize)?.held.pop_front()
+        let item = self.entries.get_mut(id as usize)?.held.pop_front()?;
+        self.held -= 1;
+        Some(item)
     }
 
     /// Timers: sends due requests through `send`, moves entries that stopped answering to
@@ -226,9 +241,12 @@ impl<T> Neighbors<T> {
                         e.next_probe = Some(now);
                     } else if age >= t.refresh {
                         if e.next_probe.is_none_or(|at| now >= at) {
+                            // Unicast first (cheap for everyone else), then broadcast, in
+                            // case the neighbour's MAC changed.
+                            let unicast = age < t.refresh.saturating_add(3 * t.retry);
                             send(Probe {
                                 target: e.ip,
-                                dst: e.mac,
+                                dst: if unicast { e.mac } else { MacAddr::BROADCAST },
                             });
                             e.next_probe = Some(now.saturating_add(t.retry));
                         }
@@ -248,6 +266,7 @@ impl<T> Neighbors<T> {
             if probes >= t.max_probes {
                 e.state = State::Failed;
                 dropped += e.held.len() as u64;
+                self.held -= e.held.len();
                 e.held.clear();
                 // The next demand may probe again once a retry interval has passed.
                 e.next_probe = Some(now.saturating_add(t.retry));
@@ -286,6 +305,6 @@ impl<T> Neighbors<T> {
 
     /// Frames held over all entries.
     pub fn held_count(&self) -> usize {
-        self.entries.iter().map(|e| e.held.len()).sum()
+        self.held
     }
 }

@@ -654,3 +654,75 @@ fn peek_bridge_guesses_from_the_vni_without_validating() {
     );
     assert_eq!(v.peek_bridge(&arp_req), None);
 }
+
+#[test]
+fn held_frames_are_capped_over_all_neighbours() {
+    let mut v = vtep();
+    let mut held = 0;
+    let mut refused = 0;
+    // 40 unresolved next hops x 16 frames would be 640 mbufs; the cap keeps it at 256.
+    for host in 10..50u8 {
+        let r = v.remote(Ipv4Addr::new(172, 31, 0, host)).unwrap();
+        let Encap::Hold(nh) = v.prepare_encap(r, 60, 0) else {
+            panic!("not held")
+        };
+        for i in 0..neighbor::HOLD_PER_NEIGHBOR as u32 {
+            match v.hold(nh, i) {
+                Ok(()) => held += 1,
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    assert_eq!(held, neighbor::HOLD_TOTAL);
+    assert_eq!(
+        refused,
+        40 * neighbor::HOLD_PER_NEIGHBOR - neighbor::HOLD_TOTAL
+    );
+    assert_eq!(v.neighbors().held_count(), neighbor::HOLD_TOTAL);
+    // Failing entries give their frames back to the budget.
+    for t in 0..=3 * HZ {
+        v.poll(t, |_| {});
+    }
+    assert_eq!(v.neighbors().held_count(), 0);
+    assert_eq!(
+        v.counters().dropped(VtepDrop::NeighborUnresolved),
+        neighbor::HOLD_TOTAL as u64
+    );
+}
+
+#[test]
+fn refresh_falls_back_to_broadcast_when_unicast_goes_unanswered() {
+    let mut v = vtep();
+    v.remote(PEER_IP).unwrap();
+    v.poll(0, |_| {});
+    resolve_peer(&mut v, 0);
+    let t = NeighborTimers::for_hz(HZ);
+    let mut dsts = Vec::new();
+    for now in t.refresh..t.reachable {
+        v.poll(now, |f| {
+            dsts.push(EthernetFrame::new_checked(f).unwrap().dst())
+        });
+    }
+    assert!(dsts.len() >= 6, "{dsts:?}");
+    assert!(dsts[..3].iter().all(|d| *d == PEER_MAC), "{dsts:?}");
+    assert!(dsts[3..].iter().all(|d| d.is_broadcast()), "{dsts:?}");
+}
+
+#[test]
+fn learned_sources_that_cannot_be_vteps_are_refused() {
+    let mut v: Vtep<u32> = Vtep::new(params()).unwrap();
+    v.add_bridge(VNI, 0, &[], true).unwrap();
+    for bad in [
+        Ipv4Addr::new(172, 31, 0, 0),
+        Ipv4Addr::new(172, 31, 0, 255),
+        Ipv4Addr::new(240, 0, 0, 1),
+    ] {
+        let mut f = vxlan_from(bad, VNI, &inner_frame());
+        assert_eq!(
+            v.receive(&mut f, 0),
+            Rx::Drop(VtepDrop::RemoteNotAccepted),
+            "{bad}"
+        );
+    }
+    assert_eq!(v.remote_count(), 0);
+}

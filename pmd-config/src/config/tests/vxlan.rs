@@ -238,7 +238,7 @@ fn omitted_vtep_keys_get_their_defaults() {
 fn every_vtep_key_at_other_values() {
     let c = parse(&cfg(
         "port = \"uplink\"\nip = \"10.1.2.3/16\"\ngateway = \"10.1.0.1\"\nudp_port = 8472\n\
-         mtu = 9216\nttl = 1\nsource_ports = \"1000-1000\"\n\
+         mtu = 2034\nttl = 1\nsource_ports = \"1000-1000\"\n\
          [[vtep.neighbor]]\nip = \"10.1.0.1\"\nmac = \"02-00-00-00-00-fe\"\n\
          [[vtep.neighbor]]\nip = \"10.1.9.9\"\nmac = \"02:00:00:00:00:99\"\n",
         "[bridge]\nvni = 0\naccept_remotes = \"any\"\nremote_vteps = [\"10.1.9.9\", \"192.0.2.7\"]\n",
@@ -251,7 +251,7 @@ fn every_vtep_key_at_other_values() {
             prefix_len: 16,
             gateway: Some(ip("10.1.0.1")),
             udp_port: 8472,
-            mtu: 9216,
+            mtu: 2034,
             ttl: 1,
             source_ports: (1000, 1000),
             neighbors: vec![
@@ -1141,7 +1141,7 @@ fn gateway_refusals() {
 #[test]
 fn vtep_number_refusals() {
     const UDP_FIX: &str = "1 to 65535 (default 4789";
-    const MTU_FIX: &str = "from 576 (the least every IPv4 link carries, RFC 791) to 9216";
+    const MTU_FIX: &str = "from 576 (the least every IPv4 link carries, RFC 791) to 2034";
     const TTL_FIX: &str = "a hop count from 1 to 255 (default 64)";
     assert_refusals(&[
         refusal(
@@ -1183,21 +1183,21 @@ fn vtep_number_refusals() {
             "mtu 575",
             vtep_with("mtu = 575\n"),
             "vtep.mtu",
-            "575 is out of range (576 to 9216)",
+            "575 is out of range (576 to 2034)",
             MTU_FIX,
         ),
         refusal(
-            "mtu 9217",
-            vtep_with("mtu = 9217\n"),
+            "mtu 2035",
+            vtep_with("mtu = 2035\n"),
             "vtep.mtu",
-            "9217 is out of range (576 to 9216)",
+            "2035 is out of range (576 to 2034)",
             MTU_FIX,
         ),
         refusal(
             "mtu 65536",
             vtep_with("mtu = 65536\n"),
             "vtep.mtu",
-            "65536 is out of range (576 to 9216)",
+            "65536 is out of range (576 to 2034)",
             MTU_FIX,
         ),
     ]);
@@ -1309,9 +1309,9 @@ fn vtep_refusals_in_a_model_built_in_code() {
         &["0 is out of range", "default 4789"],
     );
     assert_validate_err(
-        &with(&|v| v.mtu = 9217),
+        &with(&|v| v.mtu = 2035),
         "vtep.mtu",
-        &["9217 is out of range (576 to 9216)"],
+        &["2035 is out of range (576 to 2034)"],
     );
     assert_validate_err(
         &with(&|v| v.ttl = 0),
@@ -1627,4 +1627,25 @@ fn unknown_keys_in_vxlan_tables() {
         "vtep",
         &["invalid type"],
     );
+}
+
+#[test]
+fn more_ports_than_one_worker_serves_are_refused() {
+    let mut text = String::new();
+    for i in 0..65 {
+        text += &format!("[[port]]\nname = \"p{i}\"\ntype = \"dpdk\"\ndevargs = \"net_null{i}\"\n");
+    }
+    for b in 0..3 {
+        let ports: Vec<String> = (b * 22..((b + 1) * 22).min(65))
+            .map(|i| format!("\"p{i}\""))
+            .collect();
+        text += &format!(
+            "[[bridge]]\nname = \"b{b}\"\nports = [{}]\n",
+            ports.join(", ")
+        );
+    }
+    let e = Config::from_toml_str(&text, "t.toml").unwrap_err();
+    assert_eq!(e.field(), Some("bridge.ports"), "{e}");
+    assert!(e.to_string().contains("65 ports"), "{e}");
+    assert!(e.to_string().contains("64"), "{e}");
 }
