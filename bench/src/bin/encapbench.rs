@@ -23,7 +23,11 @@ use switch::vtep::{Vtep, VtepParams};
 use switch::wire::{MacAddr, VXLAN_IPV4_OVERHEAD};
 
 #[derive(Parser, Debug)]
-#[command(name = "dp-encapbench", version, about = "Cycles per flood copy toward a remote VTEP: copy vs chained header")]
+#[command(
+    name = "dp-encapbench",
+    version,
+    about = "Cycles per flood copy toward a remote VTEP: copy vs chained header"
+)]
 struct Args {
     /// Flooded frames per method.
     #[arg(long, default_value_t = 2_000_000)]
@@ -57,7 +61,10 @@ fn main() {
     })
     .expect("params");
     let remotes: Vec<u16> = (0..args.remotes)
-        .map(|i| vtep.remote(Ipv4Addr::new(172, 31, 1, 1 + i as u8)).expect("remote"))
+        .map(|i| {
+            vtep.remote(Ipv4Addr::new(172, 31, 1, 1 + i as u8))
+                .expect("remote")
+        })
         .collect();
     let mut frame = pool.alloc().expect("mbuf");
     let data = frame.append(args.size).expect("room");
@@ -78,7 +85,9 @@ fn main() {
                     "copy" => {
                         let mut c = pool.alloc().expect("mbuf");
                         let src = frame.data();
-                        c.append(src.len() as u16).expect("room").copy_from_slice(src);
+                        c.append(src.len() as u16)
+                            .expect("room")
+                            .copy_from_slice(src);
                         let buf = c.prepend(VXLAN_IPV4_OVERHEAD as u16).expect("headroom");
                         let (h, inner) = buf.split_at_mut(VXLAN_IPV4_OVERHEAD);
                         vtep.write_header(r, next_hop, 123, inner, h);
