@@ -4,8 +4,10 @@
 # it. Options go to scripts/bench_compare.py (--help); --no-hugepages runs everything on
 # 4 KiB pages instead of reserving 2 MiB hugepages for the run.
 #
-#   scripts/bench-compare.sh                      # 8 repetitions, 64/1518 B x 2/1M MACs, ~20 min
-#   scripts/bench-compare.sh --reps 2 --duration 2 --macs 2   # a quick look, ~2 min
+#   scripts/bench-compare.sh                      # 8 repetitions, 64/1518 B x 2/1M MACs, plain
+#                                                 # switching and VXLAN (encap + decap), ~40 min
+#   scripts/bench-compare.sh --reps 2 --duration 2 --macs 2   # a quick look, ~3 min
+#   scripts/bench-compare.sh --cases vxlan        # VXLAN only (and ours plain as the baseline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -8,7 +8,8 @@
 //! are never miscounted. After the measured window the generator stops sending and drains.
 
 use crate::genframe::{self, Phase, RxError, SizeMix, Tag};
-use dpdk::{tsc_hz, tsc_now, EthQueue, MbufBurst, Mempool, PacketPort, BURST_SIZE};
+use crate::vxlan::{ArpAction, OuterError, VxlanOptions, OUTER_LEN};
+use dpdk::{tsc_hz, tsc_now, EthQueue, Mbuf, MbufBurst, Mempool, PacketPort, BURST_SIZE};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::io::Write;
@@ -31,6 +32,9 @@ pub struct GenOptions {
     pub progress: bool,
     /// Closed loop with this many frames in flight per direction (see `Sink::reflect`).
     pub reflect: Option<u32>,
+    /// Port 1 is the switch's VXLAN underlay port and the generator a remote VTEP there
+    /// (see `crate::vxlan`).
+    pub vxlan: Option<VxlanOptions>,
 }
 
 /// Learning frames per direction sent but not yet received back: well inside the receiving
@@ -43,6 +47,14 @@ const TX_POOL: u32 = 16383;
 /// After the last frame is sent, receive until nothing arrived for this long.
 const DRAIN_QUIET_SECS: f64 = 0.1;
 const DRAIN_MAX_SECS: f64 = 2.0;
+/// VXLAN mode: how long to listen for the switch's VTEP to resolve the generator's address
+/// itself (its ARP requests are answered) before asking for its MAC.
+const ARP_LISTEN_SECS: f64 = 1.2;
+/// VXLAN mode: how long (listening included) to wait for the switch's VTEP MAC before
+/// sending to broadcast.
+const ARP_WAIT_SECS: f64 = 4.0;
+/// ... asking this often.
+const ARP_RETRY_SECS: f64 = 0.2;
 
 /// One direction's results over the measured window.
 #[derive(Serialize, Debug, Clone)]
@@ -106,6 +118,33 @@ pub struct GenReport {
     pub foreign: Vec<u64>,
     /// Learning frames received (both directions), out of 2 x flows sent.
     pub learn_received: u64,
+    /// VXLAN mode: the tunnel and what happened on it.
+    pub vxlan: Option<VxlanReport>,
+}
+
+/// VXLAN mode's own figures. Direction 0->1 is encapsulated by the switch (guest port in,
+/// underlay out), 1->0 decapsulated (underlay in, guest port out).
+#[derive(Serialize, Debug, Clone)]
+pub struct VxlanReport {
+    pub vni: u32,
+    pub local_ip: String,
+    pub local_mac: String,
+    pub remote_ip: String,
+    pub udp_port: u16,
+    /// The switch VTEP's MAC as learned (ARP or its first VXLAN frame); `None`: never heard
+    /// from, everything was sent to broadcast.
+    pub remote_mac: Option<String>,
+    pub encapsulated_by_switch: String,
+    pub decapsulated_by_switch: String,
+    /// ARP requests the generator sent for the switch's VTEP address.
+    pub arp_requests_sent: u64,
+    /// ARP requests for the generator's address answered.
+    pub arp_requests_answered: u64,
+    /// Other ARP messages received (replies to ours, requests for other addresses).
+    pub arp_other: u64,
+    /// Frames on the underlay port that failed the outer check (counted as corrupt in
+    /// direction 0->1 too), by reason; only non-zero reasons.
+    pub outer_errors: std::collections::BTreeMap<String, u64>,
 }
 
 /// Per-direction sending state.
@@ -153,9 +192,12 @@ struct Progress {
 }
 
 /// Runs the three phases over `queues` (exactly two) and returns the measured results.
+/// `tx_pool` is the pre-filled pool of [`prefilled_pool`]; `ctl_pool` gives the buffers of
+/// VXLAN mode's ARP requests (never the pre-filled ones, whose pattern they would overwrite).
 pub fn run(
     queues: &mut [EthQueue],
     tx_pool: &Mempool,
+    ctl_pool: &Mempool,
     opts: &GenOptions,
     human: &mut dyn Write,
 ) -> Result<GenReport, String> {
@@ -199,7 +241,25 @@ pub fn run(
         reflect: opts.reflect.is_some(),
         flow_stride: opts.reflect.unwrap_or(0) as u64 % flows as u64,
         burst: MbufBurst::new(),
+        vx: opts.vxlan.map(|o| VxState {
+            vtep: crate::vxlan::Vtep::new(o),
+            outer_errors: [0; OuterError::ALL.len()],
+            arp_requests_sent: 0,
+            arp_requests_answered: 0,
+            arp_other: 0,
+        }),
     };
+    if sink.vx.is_some() {
+        resolve_peer(
+            queues,
+            ctl_pool,
+            &mut sink,
+            &mut rx,
+            &mut foreign,
+            hz,
+            human,
+        )?;
+    }
 
     // Learn: every flow once per direction, at most LEARN_WINDOW unanswered frames per
     // direction at a time (more would overflow the receiving guest's ring, and a lost
@@ -243,6 +303,7 @@ pub fn run(
                 left.min(room),
                 &schedule,
                 flows,
+                sink.outer(d),
             )?;
         }
         if stalled {
@@ -289,6 +350,7 @@ pub fn run(
                     left,
                     &schedule,
                     flows,
+                    sink.outer(d),
                 )?;
             }
             if tsc_now() >= measure_to {
@@ -344,6 +406,7 @@ pub fn run(
                     budget,
                     &schedule,
                     flows,
+                    sink.outer(d),
                 )?;
             }
         }
@@ -356,8 +419,10 @@ pub fn run(
     }
     let window = (tsc_now() - measure_from) as f64 / hz as f64;
     drain(queues, &mut sink, &mut rx, &mut foreign, hz);
+    let vxlan = sink.vx.as_ref().map(vxlan_report);
     drop(sink);
     let mut report = summarise(opts, flows, window, hz, &tx, &rx, foreign);
+    report.vxlan = vxlan;
     for (d, r) in report.directions.iter_mut().enumerate() {
         r.in_flight_at_start = in_flight_at_start[d];
     }
@@ -389,6 +454,64 @@ pub fn prefilled_pool() -> Result<Mempool, String> {
     Ok(pool)
 }
 
+/// VXLAN mode: before learning, finds the switch VTEP's MAC. First listens a while: a VTEP
+/// that resolves its remotes at start asks for the generator's address, and the answer
+/// resolves it the ordinary way. Then asks itself (ARP), still answering; the request also
+/// tells the switch where the generator's VTEP is (a VTEP learns the sender of a request for
+/// its own address), so its first encapsulated frames need not wait for ARP. Without an
+/// answer frames go to broadcast until the switch's VTEP sends something.
+fn resolve_peer(
+    queues: &mut [EthQueue],
+    ctl_pool: &Mempool,
+    sink: &mut Sink,
+    rx: &mut [RxDir],
+    foreign: &mut [u64; 2],
+    hz: u64,
+    human: &mut dyn Write,
+) -> Result<(), String> {
+    let start = tsc_now();
+    let retry = (ARP_RETRY_SECS * hz as f64) as u64;
+    let mut next = start + (ARP_LISTEN_SECS * hz as f64) as u64;
+    loop {
+        let Some(vx) = sink.vx.as_mut() else {
+            return Ok(());
+        };
+        if vx.vtep.peer().is_some() {
+            return Ok(());
+        }
+        let now = tsc_now();
+        if now - start > (ARP_WAIT_SECS * hz as f64) as u64 {
+            let o = vx.vtep.opts;
+            let _ = writeln!(
+                human,
+                "gen: no ARP reply from the switch's VTEP {} in {ARP_WAIT_SECS} s; sending to broadcast until it sends something",
+                o.remote_ip
+            );
+            return Ok(());
+        }
+        if now >= next {
+            next = now + retry;
+            let mut m = ctl_pool.alloc().ok_or("no buffer for an ARP request")?;
+            let req = vx.vtep.arp_request();
+            m.append(req.len() as u16)
+                .ok_or("no room for an ARP request")?
+                .copy_from_slice(&req);
+            let mut b = MbufBurst::new();
+            let _ = b.push(m);
+            if queues[1].tx_burst(&mut b) == 1 {
+                vx.arp_requests_sent += 1;
+            }
+            b.clear();
+        }
+        for (p, q) in queues.iter_mut().enumerate() {
+            sink.receive(q, p, rx, foreign);
+        }
+        // No need to spin here: a backend whose control thread shares this CPU (OVS
+        // answers ARP through its internal port, served by its main thread) needs it.
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
 /// Sends up to `budget` frames of direction `dir` in one burst. Only frames the port took
 /// consume sequence numbers, so a full ring never shows up as loss.
 #[allow(clippy::too_many_arguments)]
@@ -402,6 +525,7 @@ fn send(
     budget: u64,
     schedule: &[usize],
     flows: u32,
+    outer: Option<&crate::vxlan::Vtep>,
 ) -> Result<(), String> {
     let n = budget.min(BURST_SIZE as u64) as usize;
     if n == 0 {
@@ -426,7 +550,8 @@ fn send(
     let now = tsc_now();
     for i in 0..n {
         let m = burst.get_mut(i).expect("i < n");
-        let frame = m.append(schedule[size_at] as u16).ok_or("mbuf too small")?;
+        let size = schedule[size_at];
+        let frame = m.append(size as u16).ok_or("mbuf too small")?;
         genframe::write_header(
             frame,
             &Tag {
@@ -437,6 +562,13 @@ fn send(
                 tsc: now,
             },
         );
+        if let Some(v) = outer {
+            // Into the headroom, so the pre-filled payload pattern stays where it is.
+            let frame = m
+                .prepend(OUTER_LEN as u16)
+                .ok_or("no headroom for the outer header")?;
+            v.write(frame, size, flow as u32);
+        }
         flow += 1;
         if flow == flows {
             flow = 0;
@@ -477,9 +609,107 @@ struct Sink {
     /// flow count), so the frames in flight visit every flow, not just the first few.
     flow_stride: u64,
     burst: MbufBurst,
+    /// VXLAN mode: the generator's VTEP on port 1.
+    vx: Option<VxState>,
+}
+
+/// VXLAN mode's state: the VTEP and its counters.
+struct VxState {
+    vtep: crate::vxlan::Vtep,
+    outer_errors: [u64; OuterError::ALL.len()],
+    arp_requests_sent: u64,
+    arp_requests_answered: u64,
+    arp_other: u64,
+}
+
+/// What arrived on the underlay port, once its outer header was looked at.
+enum Unwrapped {
+    /// Good VXLAN: the inner frame follows the outer header.
+    Inner,
+    /// An ARP request for us, rewritten into the reply: send it back.
+    Reply,
+    /// Counted (ARP, foreign, bad outer header) and done with.
+    Done,
 }
 
 impl Sink {
+    /// VXLAN mode: the outer header writer for frames sent out of port `port`.
+    #[inline]
+    fn outer(&self, port: usize) -> Option<&crate::vxlan::Vtep> {
+        match &self.vx {
+            Some(v) if port == 1 => Some(&v.vtep),
+            _ => None,
+        }
+    }
+
+    /// VXLAN mode, port 1: checks the outer header of `m`; answers ARP for us; counts
+    /// everything that is not good VXLAN.
+    #[inline]
+    fn unwrap(&mut self, m: &mut Mbuf, rx: &mut [RxDir], foreign: &mut [u64; 2]) -> Unwrapped {
+        let Some(vx) = self.vx.as_mut() else {
+            return Unwrapped::Inner;
+        };
+        match vx.vtep.check(m.data()) {
+            Ok(()) => Unwrapped::Inner,
+            Err(OuterError::Arp) => {
+                let Some(data) = m.data_mut() else {
+                    return Unwrapped::Done;
+                };
+                match vx.vtep.arp(data) {
+                    ArpAction::Reply => {
+                        vx.arp_requests_answered += 1;
+                        Unwrapped::Reply
+                    }
+                    ArpAction::Consumed | ArpAction::Malformed => {
+                        vx.arp_other += 1;
+                        Unwrapped::Done
+                    }
+                }
+            }
+            Err(OuterError::NotIpv4) => {
+                foreign[1] += 1;
+                Unwrapped::Done
+            }
+            Err(e) => {
+                vx.outer_errors[e as usize] += 1;
+                // Frames arriving on port 1 are direction 0's.
+                rx[0].corrupt += 1;
+                Unwrapped::Done
+            }
+        }
+    }
+
+    /// VXLAN mode, port 1: receives one burst, unwraps and books every frame, answers ARP.
+    #[inline]
+    fn receive_underlay(
+        &mut self,
+        q: &mut EthQueue,
+        rx: &mut [RxDir],
+        foreign: &mut [u64; 2],
+    ) -> usize {
+        let n = self.fetch(q);
+        if n == 0 {
+            return 0;
+        }
+        let now = tsc_now();
+        let mut burst = std::mem::take(&mut self.burst);
+        let mut replies = MbufBurst::new();
+        for mut m in burst.drain() {
+            match self.unwrap(&mut m, rx, foreign) {
+                Unwrapped::Inner => {
+                    let _ = self.book(&m.data()[OUTER_LEN..], 1, now, rx, foreign);
+                }
+                Unwrapped::Reply => {
+                    let _ = replies.push(m);
+                }
+                Unwrapped::Done => {}
+            }
+        }
+        self.burst = burst;
+        send_replies(q, &mut replies);
+        n
+    }
+
     /// Receives one burst on `port` and books every frame.
     #[inline]
     fn receive(
@@ -489,6 +719,9 @@ impl Sink {
         rx: &mut [RxDir],
         foreign: &mut [u64; 2],
     ) -> usize {
+        if port == 1 && self.vx.is_some() {
+            return self.receive_underlay(q, rx, foreign);
+        }
         let n = self.fetch(q);
         if n == 0 {
             return 0;
@@ -522,10 +755,24 @@ impl Sink {
         }
         let now = tsc_now();
         let mut back = MbufBurst::new();
+        let mut replies = MbufBurst::new();
         let mut burst = std::mem::take(&mut self.burst);
+        // VXLAN mode, port 1: frames come and go with an outer header, rewritten in place.
+        let underlay = port == 1 && self.vx.is_some();
+        let off = if underlay { OUTER_LEN } else { 0 };
         for mut m in burst.drain() {
+            if underlay {
+                match self.unwrap(&mut m, rx, foreign) {
+                    Unwrapped::Inner => {}
+                    Unwrapped::Reply => {
+                        let _ = replies.push(m);
+                        continue;
+                    }
+                    Unwrapped::Done => continue,
+                }
+            }
             // Foreign, corrupt and misdelivered frames are counted and freed here.
-            let Some(tag) = self.book(m.data(), port, now, rx, foreign) else {
+            let Some(tag) = self.book(&m.data()[off..], port, now, rx, foreign) else {
                 continue;
             };
             // Frames sent out of port p are direction p.
@@ -535,7 +782,7 @@ impl Sink {
                 flow -= self.flows;
             }
             genframe::write_header(
-                frame,
+                &mut frame[off..],
                 &Tag {
                     dir: port as u8,
                     phase,
@@ -544,9 +791,14 @@ impl Sink {
                     tsc: now,
                 },
             );
+            if let (true, Some(vx)) = (underlay, &self.vx) {
+                let inner_len = frame.len() - OUTER_LEN;
+                vx.vtep.write(frame, inner_len, flow as u32);
+            }
             let _ = back.push(m);
         }
         self.burst = burst;
+        send_replies(q, &mut replies);
         let offered = back.len() as u64;
         let sent = q.tx_burst(&mut back) as u64;
         if sent < offered {
@@ -627,6 +879,16 @@ impl Sink {
             }
         }
         Some(tag)
+    }
+}
+
+/// Sends the ARP replies of a burst (rare: the switch resolving the generator's VTEP).
+#[inline]
+fn send_replies(q: &mut EthQueue, replies: &mut MbufBurst) {
+    if !replies.is_empty() {
+        q.tx_burst(replies);
+        // A reply the ring had no room for is freed; the switch asks again.
+        replies.clear();
     }
 }
 
@@ -756,6 +1018,29 @@ fn summarise(
         directions,
         foreign: foreign.to_vec(),
         learn_received: rx.iter().map(|r| r.learn_received).sum(),
+        vxlan: None,
+    }
+}
+
+fn vxlan_report(vx: &VxState) -> VxlanReport {
+    let o = vx.vtep.opts;
+    VxlanReport {
+        vni: o.vni,
+        local_ip: o.local_ip.to_string(),
+        local_mac: o.local_mac.to_string(),
+        remote_ip: o.remote_ip.to_string(),
+        udp_port: o.udp_port,
+        remote_mac: vx.vtep.peer().map(|m| m.to_string()),
+        encapsulated_by_switch: "0->1".into(),
+        decapsulated_by_switch: "1->0".into(),
+        arp_requests_sent: vx.arp_requests_sent,
+        arp_requests_answered: vx.arp_requests_answered,
+        arp_other: vx.arp_other,
+        outer_errors: OuterError::ALL
+            .iter()
+            .filter(|&&e| vx.outer_errors[e as usize] > 0)
+            .map(|&e| (e.name().to_string(), vx.outer_errors[e as usize]))
+            .collect(),
     }
 }
 
@@ -796,6 +1081,24 @@ pub fn print_table(out: &mut dyn Write, r: &GenReport) {
         "total  rx {:.3} Mpps, {:.2} Gbit/s; lost {}, corrupt {}, foreign {:?}, learning frames received {}",
         r.rx_mpps, r.rx_gbps, r.lost, r.corrupt, r.foreign, r.learn_received
     );
+    if let Some(v) = &r.vxlan {
+        let _ = writeln!(
+            out,
+            "vxlan: VNI {}, generator VTEP {} ({}) <-> switch VTEP {} ({}), UDP {}; {} encapsulated by the switch, {} decapsulated; ARP sent {}, answered {}, other {}; outer header errors {:?}",
+            v.vni,
+            v.local_ip,
+            v.local_mac,
+            v.remote_ip,
+            v.remote_mac.as_deref().unwrap_or("never heard from"),
+            v.udp_port,
+            v.encapsulated_by_switch,
+            v.decapsulated_by_switch,
+            v.arp_requests_sent,
+            v.arp_requests_answered,
+            v.arp_other,
+            v.outer_errors
+        );
+    }
     if r.reflect.is_some() {
         let _ = writeln!(
             out,

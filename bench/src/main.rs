@@ -9,10 +9,13 @@
 //! * `--duration SECS` runs the generator (see `gen`): both ways between two ports, up to
 //!   a million MAC pairs, fixed sizes or IMIX, at a rate or flat out, checking and timing
 //!   every frame; it prints a progress line a second and a table (or `--json`).
+//! * `--vxlan VNI` (with `--duration`): port 1 is the switch's VXLAN underlay port and the
+//!   generator a remote VTEP on it; frames there are wrapped and unwrapped (see `vxlan`).
 
 mod frames;
 mod gen;
 mod genframe;
+mod vxlan;
 
 use clap::Parser;
 use dpdk::{Eal, EthPort, EthQueue, MbufBurst, Mempool, PacketPort};
@@ -28,7 +31,8 @@ use switch::wire::MacAddr;
 const RING: u16 = 256;
 
 const USAGE: &str = "dp-traffic [EAL options] -- --vhost-user PATH... [--step SPEC]... \
-[--duration SECS [--size BYTES|imix] [--flows N] [--rate PPS] [--warmup SECS]] [--json]";
+[--duration SECS [--size BYTES|imix] [--flows N] [--rate PPS] [--warmup SECS] \
+[--vxlan VNI [--vxlan-local IP] [--vxlan-remote IP] [--vxlan-port PORT] [--vxlan-mac MAC]]] [--json]";
 
 #[derive(Parser, Debug)]
 #[command(name = "dp-traffic", override_usage = USAGE, about = "Guest-side traffic tool for the dataplane's vhost-user ports")]
@@ -76,6 +80,30 @@ struct Args {
     /// capacity rather than its own; --rate does not apply.
     #[arg(long, value_name = "N")]
     reflect: Option<u32>,
+    /// Generator: VXLAN mode with this VNI (0..=16777215). Port 1 (the second --vhost-user)
+    /// is then the switch's VXLAN underlay port, not a guest: the generator plays a remote
+    /// VTEP there. Frames it sends there are wrapped in outer Ethernet/IPv4/UDP/VXLAN (per
+    /// flow UDP source port, IPv4 checksum, DF, UDP checksum 0), frames arriving there must
+    /// be VXLAN from --vxlan-remote to --vxlan-local with this VNI (else corrupt) and are
+    /// unwrapped before the usual checks; ARP for --vxlan-local is answered. Direction 0->1
+    /// is encapsulated by the switch, 1->0 decapsulated. --size is the inner frame size
+    /// (the underlay carries 50 bytes more: give the switch's VTEP an MTU of at least
+    /// size + 36). Steps (--step) are sent as given, not wrapped.
+    #[arg(long, value_name = "VNI")]
+    vxlan: Option<u32>,
+    /// VXLAN mode: the generator's VTEP address (the switch's remote VTEP).
+    #[arg(long, value_name = "IP", default_value = "172.31.0.1")]
+    vxlan_local: std::net::Ipv4Addr,
+    /// VXLAN mode: the switch's VTEP address.
+    #[arg(long, value_name = "IP", default_value = "172.31.0.2")]
+    vxlan_remote: std::net::Ipv4Addr,
+    /// VXLAN mode: the VXLAN UDP destination port.
+    #[arg(long, value_name = "PORT", default_value_t = 4789)]
+    vxlan_port: u16,
+    /// VXLAN mode: the generator's underlay MAC (port 1's; what the switch must resolve
+    /// --vxlan-local to, or name in a static neighbour).
+    #[arg(long, value_name = "MAC", default_value = "02:31:00:00:00:01")]
+    vxlan_mac: MacAddr,
     /// Generator: no progress line every second.
     #[arg(long)]
     quiet: bool,
@@ -315,6 +343,9 @@ fn parse_steps(args: &Args) -> Result<Vec<Step>, String> {
 /// Checks the generator's flags (before EAL); `None` without --duration.
 fn parse_gen(args: &Args) -> Result<Option<gen::GenOptions>, String> {
     let Some(duration) = args.duration else {
+        if args.vxlan.is_some() {
+            return Err("--vxlan is a generator mode: give --duration too".into());
+        }
         return Ok(None);
     };
     if !(duration > 0.0 && duration <= 3600.0) {
@@ -341,6 +372,42 @@ fn parse_gen(args: &Args) -> Result<Option<gen::GenOptions>, String> {
         None => None,
         Some(r) => Some(parse_rate(r)?),
     };
+    let vxlan = match args.vxlan {
+        None => None,
+        Some(vni) if vni > switch::wire::MAX_VNI => {
+            return Err(format!(
+                "--vxlan {vni}: a VNI is 0 to {} (24 bits)",
+                switch::wire::MAX_VNI
+            ))
+        }
+        Some(vni) => {
+            let unicast = |a: std::net::Ipv4Addr| {
+                !(a.is_unspecified() || a.is_broadcast() || a.is_multicast() || a.is_loopback())
+            };
+            if !unicast(args.vxlan_local) || !unicast(args.vxlan_remote) {
+                return Err("--vxlan-local and --vxlan-remote must be unicast addresses".into());
+            }
+            if args.vxlan_local == args.vxlan_remote {
+                return Err("--vxlan-local and --vxlan-remote must differ".into());
+            }
+            if args.vxlan_port == 0 {
+                return Err("--vxlan-port: give 1 to 65535".into());
+            }
+            if !args.vxlan_mac.is_learnable() {
+                return Err(format!(
+                    "--vxlan-mac {}: give a unicast, non-zero MAC",
+                    args.vxlan_mac
+                ));
+            }
+            Some(vxlan::VxlanOptions {
+                vni,
+                local_ip: args.vxlan_local,
+                remote_ip: args.vxlan_remote,
+                udp_port: args.vxlan_port,
+                local_mac: args.vxlan_mac,
+            })
+        }
+    };
     Ok(Some(gen::GenOptions {
         duration,
         warmup: args.warmup,
@@ -361,6 +428,7 @@ fn parse_gen(args: &Args) -> Result<Option<gen::GenOptions>, String> {
             ),
             r => r,
         },
+        vxlan,
     }))
 }
 
@@ -394,6 +462,10 @@ fn run(
             "virtio_user{i},path={},queues=1,queue_size={RING}",
             path.display()
         );
+        if i == 1 && gen_opts.is_some_and(|g| g.vxlan.is_some()) {
+            // The underlay port answers ARP with this MAC and receives frames sent to it.
+            devargs += &format!(",mac={}", args.vxlan_mac);
+        }
         if args.server {
             // virtio_user then listens on the path and blocks in probe until the dataplane
             // (a vhost-user client, which retries every second) connects.
@@ -491,7 +563,7 @@ fn run(
             // valid until the ports close, also when the run fails.
             let pool = gen::prefilled_pool()?;
             rig.tx_pool = Some(pool.clone());
-            let r = gen::run(&mut rig.queues, &pool, opts, human)?;
+            let r = gen::run(&mut rig.queues, &pool, &rig.pool, opts, human)?;
             gen::print_table(human, &r);
             Some(r)
         }
