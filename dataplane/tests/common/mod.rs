@@ -171,8 +171,14 @@ impl Dataplane {
     }
 
     pub fn spawn(s: &Scratch, eal: &[String], app: &[String]) -> Dataplane {
+        Self::spawn_with(Command::new(dataplane_bin()), s, eal, app)
+    }
+
+    /// Starts `cmd` (the dataplane binary, or a wrapper such as `ip netns exec NS` with the
+    /// binary as its first argument) with `<eal> -- <app>` appended, its stdout collected
+    /// line by line and its stderr in `<scratch>/dataplane.stderr`.
+    pub fn spawn_with(mut cmd: Command, s: &Scratch, eal: &[String], app: &[String]) -> Dataplane {
         let stderr_path = s.dir.join("dataplane.stderr");
-        let mut cmd = Command::new(dataplane_bin());
         cmd.args(eal)
             .arg("--")
             .args(app)

@@ -467,36 +467,9 @@ impl Dataplane {
     /// `ip netns exec` execs in place, so the guard's pid is the dataplane's own and
     /// signals reach it directly. Its stderr goes to `<scratch>/dataplane.stderr`.
     pub fn start_in(ns: &Netns, s: &Scratch, eal: &[String], app: &[String]) -> Dataplane {
-        let stderr_path = s.dir.join("dataplane.stderr");
         let mut cmd = ns.command(&[]);
-        cmd.arg(super::dataplane_bin())
-            .args(eal)
-            .arg("--")
-            .args(app)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap());
-        die_with_parent(&mut cmd);
-        let mut child = cmd.spawn().expect("spawn ip netns exec dataplane");
-        let out = child.stdout.take().unwrap();
-        let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let (m, cv) = &*sink;
-                m.lock().unwrap().push(line);
-                cv.notify_all();
-            }
-        });
-        let mut dp = Dataplane {
-            guard: Guard {
-                child,
-                name: "dataplane",
-            },
-            lines,
-            reader: Some(reader),
-            stderr_path,
-        };
+        cmd.arg(super::dataplane_bin());
+        let mut dp = Dataplane::spawn_with(cmd, s, eal, app);
         let mut exited = None;
         let ready = wait_until(WAIT, || {
             if let Ok(Some(st)) = dp.guard.child.try_wait() {
