@@ -491,7 +491,7 @@ impl<P: PacketPort> Worker<P> {
                     inner,
                 } => {
                     let c = v.vtep.counters();
-                    if !(m.strip_front(inner.start as u16) && m.truncate(inner.len() as u16)) {
+                    if !m.narrow(inner.start as u16, inner.len() as u16) {
                         c.drop_n(VtepDrop::OuterTruncated, 1);
                         continue;
                     }

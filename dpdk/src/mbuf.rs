@@ -161,42 +161,29 @@ impl Mbuf {
             (*m).data_len += len;
             (*m).pkt_len += u32::from(len);
         }
-        self.data_mut()
+        let (p, n) = self.data_ptr_len();
+        // SAFETY: p points at n initialised bytes of our buffer (the old frame plus `len`
+        // headroom bytes, which are ours to overwrite); the mbuf is exclusively ours (checked
+        // above), so nobody else sees them.
+        Some(unsafe { std::slice::from_raw_parts_mut(p, n) })
     }
 
-    /// Removes `len` bytes from the front of a one-segment packet (`rte_pktmbuf_adj`);
-    /// false (and nothing changed) when shared, chained or shorter than `len`.
+    /// Keeps only bytes `start..start + len` of a one-segment packet (a decapsulated frame
+    /// out of its outer headers and trailing padding) in one ownership check; false (and
+    /// nothing changed) when shared, chained or shorter.
     #[inline]
-    pub fn strip_front(&mut self, len: u16) -> bool {
+    pub fn narrow(&mut self, start: u16, len: u16) -> bool {
         if !self.is_exclusive() || !self.is_contiguous() {
             return false;
         }
-        // SAFETY: we own the only reference; data_off moves forward within data_len.
+        // SAFETY: we own the only reference; data_off moves forward within data_len and the
+        // lengths only shrink.
         unsafe {
             let m = self.raw.as_ptr();
-            if (*m).data_len < len {
+            if u32::from((*m).data_len) < u32::from(start) + u32::from(len) {
                 return false;
             }
-            (*m).data_off += len;
-            (*m).data_len -= len;
-            (*m).pkt_len -= u32::from(len);
-        }
-        true
-    }
-
-    /// Shortens a one-segment packet to its first `len` bytes (drops trailing padding);
-    /// false when shared, chained or already shorter.
-    #[inline]
-    pub fn truncate(&mut self, len: u16) -> bool {
-        if !self.is_exclusive() || !self.is_contiguous() {
-            return false;
-        }
-        // SAFETY: we own the only reference; the lengths only shrink.
-        unsafe {
-            let m = self.raw.as_ptr();
-            if (*m).data_len < len {
-                return false;
-            }
+            (*m).data_off += start;
             (*m).data_len = len;
             (*m).pkt_len = u32::from(len);
         }

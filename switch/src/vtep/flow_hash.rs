@@ -12,11 +12,6 @@ use crate::wire::EtherType;
 const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 
 #[inline(always)]
-fn mix(h: u64, v: u64) -> u64 {
-    (h ^ v).wrapping_mul(MUL).rotate_left(31)
-}
-
-#[inline(always)]
 fn be_u64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     let n = b.len().min(8);
@@ -26,16 +21,18 @@ fn be_u64(b: &[u8]) -> u64 {
 
 /// A 32-bit hash of the flow `frame` (an inner Ethernet frame) belongs to. Never panics;
 /// a frame too short for a header hashes what it has.
+///
+/// Each field group is multiplied by its own odd constant and the products XORed, so the
+/// multiplications run in parallel rather than as a dependent chain (it runs per
+/// encapsulated frame); one final multiply-fold mixes the result.
 #[inline]
 pub fn flow_hash(frame: &[u8]) -> u32 {
-    let mut h = 0x2545_F491_4F6C_DD1D;
     if frame.len() < 14 {
-        h = mix(h, be_u64(frame));
-        return fold(h);
+        return fold(be_u64(frame).wrapping_mul(K[0]));
     }
     // dst + src MAC (12 bytes) and the EtherType.
-    h = mix(h, be_u64(&frame[0..8]));
-    h = mix(h, be_u64(&frame[8..14]));
+    let l2 = be_u64(&frame[0..8]) ^ be_u64(&frame[6..14]).rotate_left(32);
+    let mut h = l2.wrapping_mul(K[0]) ^ u64::from(frame[12]);
     let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
     let l3 = &frame[14..];
     match ethertype {
@@ -43,20 +40,20 @@ pub fn flow_hash(frame: &[u8]) -> u32 {
             let ihl = usize::from(l3[0] & 0x0f) * 4;
             let proto = l3[9];
             // Source and destination address, 8 bytes at offset 12.
-            h = mix(h, be_u64(&l3[12..20]) ^ u64::from(proto));
+            h ^= (be_u64(&l3[12..20]) ^ u64::from(proto)).wrapping_mul(K[1]);
             let frag = u16::from_be_bytes([l3[6], l3[7]]) & 0x3fff;
             if frag == 0 && (proto == 6 || proto == 17) && ihl >= 20 && l3.len() >= ihl + 4 {
-                h = mix(h, be_u64(&l3[ihl..ihl + 4]));
+                h ^= (be_u64(&l3[ihl..ihl + 4]) | 1).wrapping_mul(K[2]);
             }
         }
         EtherType::IPV6 if l3.len() >= 40 => {
             let next = l3[6];
-            h = mix(h, be_u64(&l3[8..16]));
-            h = mix(h, be_u64(&l3[16..24]));
-            h = mix(h, be_u64(&l3[24..32]));
-            h = mix(h, be_u64(&l3[32..40]) ^ u64::from(next));
+            h ^= be_u64(&l3[8..16]).wrapping_mul(K[1]);
+            h ^= be_u64(&l3[16..24]).wrapping_mul(K[2]);
+            h ^= be_u64(&l3[24..32]).wrapping_mul(K[3]);
+            h ^= (be_u64(&l3[32..40]) ^ u64::from(next)).wrapping_mul(K[4]);
             if (next == 6 || next == 17) && l3.len() >= 44 {
-                h = mix(h, be_u64(&l3[40..44]));
+                h ^= (be_u64(&l3[40..44]) | 1).wrapping_mul(K[5]);
             }
         }
         _ => {}
@@ -64,10 +61,20 @@ pub fn flow_hash(frame: &[u8]) -> u32 {
     fold(h)
 }
 
+/// Odd multipliers, one per field group (from the splitmix64 / xxHash families).
+const K: [u64; 6] = [
+    MUL,
+    0xBF58_476D_1CE4_E5B9,
+    0x94D0_49BB_1331_11EB,
+    0xC2B2_AE3D_27D4_EB4F,
+    0x1656_67B1_9E37_79F9,
+    0x27D4_EB2F_1656_67C5,
+];
+
 #[inline(always)]
 fn fold(h: u64) -> u32 {
-    let h = (h ^ (h >> 29)).wrapping_mul(MUL);
-    (h >> 32) as u32
+    let h = (h ^ (h >> 31)).wrapping_mul(K[1]);
+    ((h ^ (h >> 29)) >> 32) as u32
 }
 
 /// `hash` scaled into `lo..=hi` (multiply-shift: no division, and uniform for a uniform
@@ -108,6 +115,23 @@ mod tests {
         }
         // 256 flows over 16384 ports: a good hash collides rarely.
         assert!(seen.len() > 240, "only {} distinct ports", seen.len());
+        // The same when only the inner destination address, or only the MACs, differ.
+        let mut by_ip = HashSet::new();
+        let mut by_mac = HashSet::new();
+        for host in 0..256u16 {
+            let mut f = udp_frame(1000, 53);
+            f[14 + 18..14 + 20].copy_from_slice(&host.to_be_bytes());
+            by_ip.insert(source_port(flow_hash(&f), 49152, 65535));
+            let mut g = udp_frame(1000, 53);
+            g[4..6].copy_from_slice(&host.to_be_bytes());
+            by_mac.insert(source_port(flow_hash(&g), 49152, 65535));
+        }
+        assert!(
+            by_ip.len() > 240,
+            "only {} ports over addresses",
+            by_ip.len()
+        );
+        assert!(by_mac.len() > 240, "only {} ports over MACs", by_mac.len());
         for h in [0, 1, u32::MAX / 2, u32::MAX] {
             assert!((1000..=1009).contains(&source_port(h, 1000, 1009)));
             assert_eq!(source_port(h, 4789, 4789), 4789);
