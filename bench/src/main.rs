@@ -35,7 +35,7 @@ const USAGE: &str = "dp-traffic [EAL options] -- --vhost-user PATH... [--step SP
 [--vxlan VNI [--vxlan-local IP] [--vxlan-remote IP] [--vxlan-port PORT] [--vxlan-mac MAC]]] [--json]";
 
 #[derive(Parser, Debug)]
-#[command(name = "dp-traffic", override_usage = USAGE, about = "Guest-side traffic tool for the dataplane's vhost-user ports")]
+#[command(name = "dp-traffic", version, override_usage = USAGE, about = "Guest-side traffic tool for the dataplane's vhost-user ports")]
 struct Args {
     /// A vhost-user socket to attach to as a guest (repeatable; port index = order given).
     #[arg(long = "vhost-user", value_name = "PATH", required = true)]

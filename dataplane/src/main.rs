@@ -18,7 +18,8 @@ use std::time::Duration;
 const USAGE: &str = "dataplane [EAL options] -- [--config FILE] [--vhost-user PATH]... \
                      [--stats-interval SECS] [--mbufs N] [--vhost-path lib|pmd] [--pmd-sleep-max USECS]";
 
-/// Poll-mode L2 learning switch between vhost-user and DPDK ports.
+/// Poll-mode L2 learning switch between vhost-user and DPDK ports, with a VXLAN tunnel
+/// endpoint to stretch bridges across hosts (config: [vtep], bridge vni).
 #[derive(Parser, Debug)]
 #[command(name = "dataplane", override_usage = USAGE, version, after_help = "\
 EAL options (before --) are DPDK's own, e.g. -l 0-1 --no-pci --in-memory --file-prefix dp0.

@@ -196,6 +196,28 @@ fn bad_vhost_path_is_refused() {
 }
 
 #[test]
+fn help_and_version_answer_without_the_separator() {
+    for (flag, expect) in [
+        ("--help", "--pmd-sleep-max"),
+        ("-h", "Usage: dataplane"),
+        ("--version", "dataplane 0.1"),
+        ("-V", "dataplane 0.1"),
+    ] {
+        let out = Command::new(dataplane_bin())
+            .args(["-l", "0-1", flag])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {out:?}");
+        assert!(text.contains(expect), "{flag}: {text}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("EAL:"),
+            "{flag} started EAL"
+        );
+    }
+}
+
+#[test]
 fn bad_pmd_sleep_max_is_refused() {
     let s = Scratch::new("badsleep");
     let sock = s.sock("a").display().to_string();

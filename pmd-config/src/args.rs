@@ -3,7 +3,9 @@
 /// Splits `argv` at the first `--`: what comes before is for `rte_eal_init`, what comes after
 /// is the application's. `argv[0]` (the program name) starts both vectors, as both parsers
 /// expect it; the `--` itself is in neither. Without `--` everything is EAL's and the
-/// application gets only the program name.
+/// application gets only the program name, except `-h`, `--help`, `-V` and `--version`:
+/// someone who types `dataplane --help` wants the program's help, not EAL's (before an
+/// explicit `--` they are still EAL's).
 ///
 /// ```
 /// # use pmd_config::split_eal_args;
@@ -24,7 +26,11 @@ pub fn split_eal_args(argv: &[String]) -> (Vec<String>, Vec<String>) {
             eal.extend_from_slice(&rest[..i]);
             app.extend_from_slice(&rest[i + 1..]);
         }
-        None => eal.extend_from_slice(rest),
+        None => {
+            let is_help = |a: &String| matches!(a.as_str(), "-h" | "--help" | "-V" | "--version");
+            eal.extend(rest.iter().filter(|a| !is_help(a)).cloned());
+            app.extend(rest.iter().filter(|a| is_help(a)).cloned());
+        }
     }
     (eal, app)
 }
@@ -49,6 +55,21 @@ mod tests {
         let (eal, app) = split_eal_args(&v(&["dp", "-l", "0-1", "--vdev", "net_null0"]));
         assert_eq!(eal, v(&["dp", "-l", "0-1", "--vdev", "net_null0"]));
         assert_eq!(app, v(&["dp"]));
+    }
+
+    #[test]
+    fn help_and_version_without_double_dash_are_the_apps() {
+        for flag in ["--help", "-h", "--version", "-V"] {
+            let (eal, app) = split_eal_args(&v(&["dp", "-l", "0-1", flag]));
+            assert_eq!(eal, v(&["dp", "-l", "0-1"]));
+            assert_eq!(app, v(&["dp", flag]));
+        }
+        // After `--` they are the app's anyway; before it, EAL's (its own help).
+        let (eal, app) = split_eal_args(&v(&["dp", "--help", "--"]));
+        assert_eq!((eal, app), (v(&["dp", "--help"]), v(&["dp"])));
+        // EAL's -v (print the DPDK version at start) stays EAL's.
+        let (eal, app) = split_eal_args(&v(&["dp", "-v"]));
+        assert_eq!((eal, app), (v(&["dp", "-v"]), v(&["dp"])));
     }
 
     #[test]

@@ -12,7 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Parser, Debug)]
-#[command(name = "dp-pingpong", about = "Cache-line round trip between two CPUs")]
+#[command(
+    name = "dp-pingpong",
+    version,
+    about = "Cache-line round trip between two CPUs"
+)]
 struct Args {
     /// The two CPUs, e.g. 0,1.
     #[arg(long, default_value = "0,1")]

@@ -16,6 +16,7 @@ use switch::wire::MacAddr;
 #[derive(Parser, Debug)]
 #[command(
     name = "dp-switchbench",
+    version,
     about = "Cycles per frame of the learning switch, no I/O"
 )]
 struct Args {
