@@ -42,26 +42,51 @@ impl Config {
 /// True when some process in this network namespace is listening on the unix socket at
 /// `path`, read from `/proc/net/unix` without connecting (a connection could be taken by
 /// QEMU, `server=on,wait=on`, as its backend, or block on a full backlog).
+///
+/// When the table cannot be read, the answer is `true`: callers delete sockets nobody
+/// listens on, and nothing but a dead socket may ever be deleted.
 pub fn socket_is_listening(path: &Path) -> bool {
-    const ACCEPTING: u32 = 0x0001_0000; // __SO_ACCEPTCON: the socket is listening
-    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
-        return false;
+    let Ok(table) = std::fs::read("/proc/net/unix") else {
+        return true;
     };
     let canonical = resolve_socket_path(path);
     let joined = std::env::current_dir().ok().map(|d| d.join(path));
-    table.lines().skip(1).any(|line| {
-        // Num RefCount Protocol Flags Type St Inode Path
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(flags), Some(bound)) = (f.get(3), f.get(7)) else {
-            return false;
-        };
-        let listening = u32::from_str_radix(flags, 16).is_ok_and(|x| x & ACCEPTING != 0);
-        let bound = Path::new(bound);
-        listening
-            && (bound == path
-                || canonical.as_deref() == Some(bound)
-                || joined.as_deref() == Some(bound))
-    })
+    let wanted: Vec<&[u8]> = [Some(path), canonical.as_deref(), joined.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_os_str().as_bytes())
+        .collect();
+    table
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .filter_map(listening_path)
+        .any(|bound| wanted.contains(&bound))
+}
+
+/// The bound path of a listening socket's line of `/proc/net/unix`, if the line is one:
+/// `Num RefCount Protocol Flags Type St Inode Path`, where the path is everything after the
+/// seven fixed fields and one space, spaces included (so a directory named `my vms` is
+/// read right; splitting the whole line on white space is not).
+pub(super) fn listening_path(line: &[u8]) -> Option<&[u8]> {
+    const ACCEPTING: u32 = 0x0001_0000; // __SO_ACCEPTCON: the socket is listening
+    let mut rest = line;
+    let mut flags = None;
+    for field in 0..7 {
+        let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+        rest = &rest[start..];
+        let end = rest
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        if field == 3 {
+            let text = std::str::from_utf8(&rest[..end]).ok()?;
+            flags = u32::from_str_radix(text, 16).ok();
+        }
+        rest = &rest[end..];
+    }
+    // One space separates the inode from the path; the path keeps any further spaces.
+    let path = rest.strip_prefix(b" ")?;
+    (flags? & ACCEPTING != 0 && !path.is_empty()).then_some(path)
 }
 
 /// The checks of a socket path that need no filesystem: non-empty, no NUL, fits `sun_path`.

@@ -1233,6 +1233,53 @@ fn a_live_socket_is_not_taken_over() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A live socket in a directory whose name has spaces is still seen as live (the
+/// /proc/net/unix path is everything after the fixed fields, not the 8th word).
+#[test]
+fn a_live_socket_under_a_path_with_spaces_is_not_taken_over() {
+    let dir = std::env::temp_dir().join(format!("pmdcfg live dir {}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("my vm.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    assert!(super::fs::socket_is_listening(&path));
+    let mut c = Config::default();
+    c.add_vhost_user_server(path.clone());
+    let e = c.validate_with_origin(ORIGIN).unwrap_err();
+    assert_invalid(
+        &e,
+        ORIGIN,
+        "port[0] \"vhu0\": path",
+        &["another process is listening", "stop that process"],
+    );
+    drop(listener);
+    assert!(!super::fs::socket_is_listening(&path));
+    c.validate_with_origin(ORIGIN).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn proc_net_unix_lines_are_read_field_by_field() {
+    use super::fs::listening_path;
+    // Num RefCount Protocol Flags Type St Inode Path, as the kernel prints them.
+    let listening =
+        b"0000000000000000: 00000002 00000000 00010000 0001 01 2093741 /run/my vms/a b.sock";
+    assert_eq!(
+        listening_path(listening),
+        Some(&b"/run/my vms/a b.sock"[..])
+    );
+    // A padded inode and a path with a trailing space.
+    let padded = b"0000000000000000: 00000002 00000000 00010000 0001 01    17 /tmp/x ";
+    assert_eq!(listening_path(padded), Some(&b"/tmp/x "[..]));
+    // Connected (not listening), unbound, and short lines are not listening paths.
+    let connected = b"0000000000000000: 00000003 00000000 00000000 0001 03 2093742 /run/a.sock";
+    assert_eq!(listening_path(connected), None);
+    let unbound = b"0000000000000000: 00000002 00000000 00010000 0001 01 2093743";
+    assert_eq!(listening_path(unbound), None);
+    assert_eq!(listening_path(b"Num RefCount Protocol"), None);
+    assert_eq!(listening_path(b""), None);
+}
+
 #[test]
 fn device_names_are_canonical() {
     assert_eq!(device_name("03:00.0"), "0000:03:00.0");
