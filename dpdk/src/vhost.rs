@@ -66,6 +66,10 @@ struct Shared {
     /// The guest negotiated `VIRTIO_NET_F_CSUM`: it may send TCP/UDP packets whose checksum
     /// it left to us. Written before `vid` is published, read after `vid` is read.
     rx_sw_csum: AtomicBool,
+    /// Queue pairs the guest set up (QEMU `queues=N,mq=on`, virtio_user `queues=N`): the
+    /// worker dequeues from the transmit ring of each. Written before `vid` is published
+    /// (and again when the guest enables a ring beyond them), read after `vid` is read.
+    queue_pairs: std::sync::atomic::AtomicU16,
     /// The MTU the guest was given (QEMU `host_mtu=`, `VHOST_USER_NET_SET_MTU`), or 0 when
     /// it was given none. Control path only.
     guest_mtu: std::sync::atomic::AtomicU16,
@@ -169,6 +173,12 @@ unsafe extern "C" fn new_device(vid: c_int) -> c_int {
         mtu = 0;
     }
     shared.guest_mtu.store(mtu, Ordering::Relaxed);
+    // SAFETY: as above.
+    let pairs = unsafe { dpdk_sys::rte_vhost_get_vring_num(vid) } / 2;
+    shared.queue_pairs.store(pairs.max(1), Ordering::Relaxed);
+    if pairs > 1 {
+        log::info!("{path}: the guest uses {pairs} queue pairs; all are polled");
+    }
     // Publishing vid hands the device to the worker (SeqCst: see Shared). The store above
     // is ordered before it, so a worker that reads this vid also sees rx_sw_csum.
     shared.vid.store(vid, Ordering::SeqCst);
@@ -193,6 +203,15 @@ unsafe extern "C" fn vring_state_changed(vid: c_int, vring: u16, enable: c_int) 
         "vhost device {vid}: vring {vring} {}",
         if enable != 0 { "enabled" } else { "disabled" }
     );
+    // A guest may enable more queue pairs after it started (ethtool -L eth0 combined N):
+    // poll those too. Only the published device's rings count.
+    if let Some((_, shared)) = shared_of(vid) {
+        if shared.vid.load(Ordering::SeqCst) == vid {
+            // SAFETY: vid is a live device for the duration of the callback.
+            let pairs = (unsafe { dpdk_sys::rte_vhost_get_vring_num(vid) } / 2).max(1);
+            shared.queue_pairs.fetch_max(pairs, Ordering::Relaxed);
+        }
+    }
     0
 }
 
@@ -245,6 +264,7 @@ impl VhostUser {
             vid: AtomicI32::new(NO_DEVICE),
             busy: AtomicBool::new(false),
             rx_sw_csum: AtomicBool::new(false),
+            queue_pairs: std::sync::atomic::AtomicU16::new(1),
             guest_mtu: std::sync::atomic::AtomicU16::new(0),
         });
         {
@@ -344,6 +364,7 @@ impl VhostUser {
         Some(VhostQueue {
             shared: self.shared.clone(),
             pool: self.pool.clone(),
+            next_pair: 0,
         })
     }
 
@@ -390,10 +411,15 @@ impl Drop for VhostUser {
 pub struct VhostQueue {
     shared: Arc<Shared>,
     pool: Mempool,
+    /// The queue pair a receive call starts with, rotated so no guest queue starves.
+    next_pair: u16,
 }
 
 impl PacketPort for VhostQueue {
-    /// Dequeues up to a burst from the guest's transmit ring; 0 while no guest is attached.
+    /// Dequeues up to a burst from the guest's transmit rings, one per queue pair it set up
+    /// (a guest with several sends on all of them), starting with a different pair each
+    /// call; 0 while no guest is attached. Everything goes back out through the guest's
+    /// first receive ring, which a multiqueue guest reads like the others.
     #[inline]
     fn rx_burst(&mut self, burst: &mut MbufBurst) -> usize {
         // The library writes from slot 0: anything still there would be overwritten and leak.
@@ -401,17 +427,28 @@ impl PacketPort for VhostQueue {
         let Some(vid) = self.shared.enter() else {
             return 0;
         };
-        // SAFETY: vid is live until leave() (see Shared); the burst is empty with BURST_SIZE
-        // slots, the library writes at most that many owned mbufs from `pool` into it.
-        let n = unsafe {
-            dpdk_sys::rte_vhost_dequeue_burst(
-                vid,
-                VIRTIO_TXQ,
-                self.pool.as_ptr(),
-                burst.raw_slots(),
-                BURST_SIZE as u16,
-            )
-        } as usize;
+        let pairs = self.shared.queue_pairs.load(Ordering::Relaxed).max(1);
+        let first = self.next_pair % pairs;
+        self.next_pair = first + 1;
+        let mut n = 0usize;
+        for k in 0..pairs {
+            if n == BURST_SIZE {
+                break;
+            }
+            let pair = (first + k) % pairs;
+            // SAFETY: vid is live until leave() (see Shared); slots n.. of the burst are
+            // empty, and the library writes at most BURST_SIZE - n owned mbufs from `pool`
+            // there. The ring index is that of a queue pair the guest set up.
+            n += unsafe {
+                dpdk_sys::rte_vhost_dequeue_burst(
+                    vid,
+                    VIRTIO_TXQ + 2 * pair,
+                    self.pool.as_ptr(),
+                    burst.raw_slots().add(n),
+                    (BURST_SIZE - n) as u16,
+                )
+            } as usize;
+        }
         self.shared.leave();
         // SAFETY: the call above filled slots[..n].
         unsafe { burst.set_len(n) };
