@@ -62,6 +62,8 @@ struct OpenPort {
     control: PortControl,
     /// A vhost-user socket we created and must remove at exit.
     server_socket: Option<PathBuf>,
+    /// A vhost-user port (either path): its guest can come and go.
+    is_vhost_user: bool,
     counters: Arc<PortCounters>,
 }
 
@@ -363,6 +365,13 @@ pub fn run(
         quit: quit.clone(),
         counters: worker_counters.clone(),
         sleep_max_us: opts.sleep_max_us,
+        link_seen: ports
+            .iter()
+            .map(|p| {
+                p.is_vhost_user
+                    .then(|| p.counters.link_up.load(Ordering::Relaxed))
+            })
+            .collect(),
     };
     let (done_tx, done_rx) = crossbeam::channel::bounded(1);
     eal.launch(worker_lcore, move || {
@@ -436,6 +445,14 @@ pub fn run(
                 stats.print("stats", &now, Some(&last), None);
                 let worker_now = worker_counters.snapshot();
                 print_worker("stats", worker_lcore, &worker_now, Some(&last_worker));
+                // Live, so a leak shows while it happens: the baseline is what the rx rings
+                // hold (in_use_while_running at exit).
+                println!(
+                    "stats t={:.1} mempool size={} in_use={}",
+                    started.elapsed().as_secs_f64(),
+                    pool.size(),
+                    pool.in_use()
+                );
                 last_worker = worker_now;
                 last = now;
             }
@@ -573,6 +590,7 @@ fn open_port(
         name: name.to_string(),
         control,
         server_socket,
+        is_vhost_user: matches!(pc.kind, PortKind::VhostUser { .. }),
         counters: Arc::new(PortCounters::default()),
     })
 }

@@ -122,6 +122,12 @@ pub struct Worker<P: PacketPort> {
     pub counters: Arc<WorkerCounters>,
     /// Longest idle sleep in microseconds (`--pmd-sleep-max`); 0 = poll without pause.
     pub sleep_max_us: u32,
+    /// For each vhost-user bridge port, its link state as the worker last saw it (from
+    /// `PortCounters::link_up`, which the main lcore keeps): when its guest goes away, the
+    /// MACs learned on it are flushed. `None` for other ports (an ethdev's link can also
+    /// read down for reasons that do not move hosts, such as a TAP moved to another network
+    /// namespace).
+    pub link_seen: Vec<Option<bool>>,
 }
 
 /// A worker serves at most this many ports: it tracks ports with frames waiting to be sent
@@ -216,10 +222,24 @@ impl<P: PacketPort> Worker<P> {
         }
     }
 
-    /// Aging, ARP timers; ARP requests go out at once.
+    /// Aging, MAC flushes for ports that went down, ARP timers; ARP requests go out at once.
     fn housekeeping(&mut self, now: u64) {
         for b in &mut self.bridges {
             b.bridge.maintain(now);
+        }
+        for (i, port) in self.ports.iter().enumerate() {
+            let up = port.counters.link_up.load(Relaxed);
+            let Some(Some(seen)) = self.link_seen.get_mut(i) else {
+                continue;
+            };
+            if *seen && !up {
+                // The guest went away (or the NIC lost its link): frames to its MACs must
+                // flood again, not go to a port nobody listens on.
+                if let PortRole::Member { bridge, local } = self.roles[i] {
+                    self.bridges[bridge].bridge.flush_port(local);
+                }
+            }
+            *seen = up;
         }
         if let Some(v) = &mut self.vtep {
             let uplink = &mut self.ports[v.underlay];

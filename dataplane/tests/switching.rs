@@ -180,7 +180,12 @@ fn table_limit_keeps_known_macs_working() {
     assert_eq!(rx_all(&r, 5, 3), [4, 0, 0]);
     let (st, f, diag) = dp.stop();
     assert_clean_exit(st, &f, &socks, &diag);
-    assert_eq!(f.get("bridge=br0", "macs"), 2, "{diag}");
+    // The guests have left by now: their MACs are in the table, or already flushed.
+    assert_eq!(
+        f.get("bridge=br0", "macs") + f.get("bridge=br0", "flushed"),
+        2,
+        "{diag}"
+    );
     assert_eq!(f.get("bridge=br0", "learned"), 2, "{diag}");
     assert_eq!(
         f.get("bridge=br0", "table_full"),
@@ -214,6 +219,48 @@ fn learned_macs_age_out() {
     let (st, f, diag) = dp.stop();
     assert_clean_exit(st, &f, &socks, &diag);
     assert!(f.get("bridge=br0", "aged") >= 2, "A and B aged\n{diag}");
+}
+
+/// When a guest goes away, the MACs learned on its port are flushed (frames to them flood
+/// again instead of going nowhere) while static entries stay; the mempool's in-use count is
+/// in the periodic stats.
+#[test]
+fn macs_of_a_guest_that_leaves_are_flushed() {
+    let _serial = serial();
+    let s = Scratch::new("flush");
+    let socks = three_socks(&s);
+    let mut app = vhost_args(&socks);
+    let cfg = s.write(
+        "flush.toml",
+        &format!("[[bridge.static_mac]]\nmac = \"{C}\"\nport = \"vhu2\"\n"),
+    );
+    app.extend(["--config".into(), cfg.display().to_string()]);
+    app.extend(["--stats-interval".into(), "0.2".into()]);
+    let dp = Dataplane::start(&s, &app);
+    let steps = [
+        step(0, A, BCAST, 2, 64), // learns A on port 0
+        step(1, B, A, 2, 64),     // learns B on port 1; A is known
+    ];
+    let r = traffic(&s, &socks, &steps, &[]);
+    assert_eq!(rx_all(&r, 1, 3), [2, 0, 0]);
+    // The traffic tool has exited: every guest is gone, so A and B are flushed and only the
+    // static C is left.
+    let flushed = dp.wait_line(
+        |l| l.starts_with("stats ") && l.contains("bridge=br0 macs=1 ") && l.contains(" flushed=2"),
+        std::time::Duration::from_secs(30),
+    );
+    assert!(flushed, "A and B were not flushed:\n{}", dp.diagnostics());
+    assert!(
+        dp.stdout().iter().any(|l| l.starts_with("stats ")
+            && l.contains(" mempool size=")
+            && l.contains(" in_use=")),
+        "the mempool's in-use count is in the periodic stats\n{}",
+        dp.diagnostics()
+    );
+    let (st, f, diag) = dp.stop();
+    assert_clean_exit(st, &f, &socks, &diag);
+    assert_eq!(f.get("bridge=br0", "flushed"), 2, "A and B\n{diag}");
+    assert_eq!(f.get("bridge=br0", "learned"), 2, "{diag}");
 }
 
 #[test]
@@ -292,7 +339,11 @@ fn runts_dropped_and_group_sources_not_learned() {
     assert_clean_exit(st, &f, &socks, &diag);
     assert_eq!(f.get("port=vhu0", "drop_malformed"), 7, "{diag}");
     assert_eq!(f.get("bridge=br0", "src_not_learnable"), 4, "{diag}");
-    assert_eq!(f.get("bridge=br0", "macs"), 1, "only B\n{diag}");
+    assert_eq!(
+        f.get("bridge=br0", "macs") + f.get("bridge=br0", "flushed"),
+        1,
+        "only B (in the table, or flushed once the guests left)\n{diag}"
+    );
 }
 
 #[test]

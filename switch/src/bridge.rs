@@ -199,6 +199,8 @@ pub struct BridgeCounters {
     /// Known MACs that moved between a local port and a remote VTEP, either way (also
     /// counted in `moved`).
     pub moved_tunnel: AtomicU64,
+    /// Learned MACs removed because their port went down ([`Bridge::flush_port`]).
+    pub flushed: AtomicU64,
     /// A gauge, not a counter: entries in the MAC table (learned + static) as of the last
     /// [`Bridge::maintain`], including expired ones the sweep has not reached yet.
     pub entries: AtomicU64,
@@ -225,12 +227,13 @@ pub struct BridgeCountersSnapshot {
     pub forwarded: u64,
     pub forwarded_remote: u64,
     pub moved_tunnel: u64,
+    pub flushed: u64,
     pub entries: u64,
 }
 
 impl BridgeCountersSnapshot {
     /// `(name, value)` pairs in a fixed order, for `name=value` stats lines.
-    pub fn fields(&self) -> [(&'static str, u64); 12] {
+    pub fn fields(&self) -> [(&'static str, u64); 13] {
         [
             ("macs", self.entries),
             ("learned", self.learned),
@@ -244,6 +247,7 @@ impl BridgeCountersSnapshot {
             ("forwarded", self.forwarded),
             ("forwarded_remote", self.forwarded_remote),
             ("moved_tunnel", self.moved_tunnel),
+            ("flushed", self.flushed),
         ]
     }
 }
@@ -263,6 +267,7 @@ impl BridgeCounters {
             forwarded: self.forwarded.load(Relaxed),
             forwarded_remote: self.forwarded_remote.load(Relaxed),
             moved_tunnel: self.moved_tunnel.load(Relaxed),
+            flushed: self.flushed.load(Relaxed),
             entries: self.entries.load(Relaxed),
         }
     }
@@ -403,6 +408,16 @@ impl Bridge {
         };
         self.fold_aged();
         verdict
+    }
+
+    /// Forgets every MAC learned on `port` (its guest went away), counting them as
+    /// `flushed`; static entries stay. Returns how many.
+    pub fn flush_port(&mut self, port: PortId) -> usize {
+        let n = self.table.flush_port(port);
+        bump(&self.counters.flushed, n as u64);
+        let entries = self.table.len() as u64;
+        self.counters.entries.store(entries, Relaxed);
+        n
     }
 
     /// Whether frames may arrive on `port`: a local port, or any tunnel port of a tunnel
@@ -758,6 +773,30 @@ mod tests {
     }
 
     #[test]
+    fn flushing_a_port_forgets_its_learned_macs_only() {
+        let mut b = Bridge::new(BridgeConfig {
+            n_ports: 3,
+            tunnel: false,
+            capacity: 16,
+            aging_ticks: 1000,
+            static_macs: vec![(S, 1)],
+        })
+        .unwrap();
+        b.process(1, &frame(MacAddr::BROADCAST, A), 0);
+        b.process(1, &frame(MacAddr::BROADCAST, B), 0);
+        b.process(2, &frame(MacAddr::BROADCAST, C), 0);
+        assert_eq!(b.process(0, &frame(A, D), 1), Verdict::Forward(1));
+        assert_eq!(b.flush_port(1), 2);
+        // A and B are unknown again (flood); C and the static S are kept.
+        assert_eq!(b.process(0, &frame(A, D), 2), Verdict::Flood);
+        assert_eq!(b.process(0, &frame(C, D), 2), Verdict::Forward(2));
+        assert_eq!(b.process(0, &frame(S, D), 2), Verdict::Forward(1));
+        let s = snap(&b);
+        assert_eq!((s.flushed, s.entries), (2, 3));
+        assert_eq!(b.flush_port(1), 0);
+    }
+
+    #[test]
     fn static_entries_never_move_or_age() {
         let mut b = Bridge::new(BridgeConfig {
             n_ports: 3,
@@ -942,6 +981,7 @@ mod tests {
             forwarded: 9,
             forwarded_remote: 10,
             moved_tunnel: 11,
+            flushed: 12,
             entries: 0,
         };
         let names: Vec<_> = s.fields().iter().map(|f| f.0).collect();
@@ -959,7 +999,8 @@ mod tests {
                 "flooded_unknown",
                 "forwarded",
                 "forwarded_remote",
-                "moved_tunnel"
+                "moved_tunnel",
+                "flushed"
             ]
         );
         assert!(s.fields().iter().enumerate().all(|(i, f)| f.1 == i as u64));

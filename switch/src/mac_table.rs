@@ -425,6 +425,26 @@ impl MacTable {
         removed
     }
 
+    /// Removes every learned entry on `port` (static ones stay: the operator pinned them)
+    /// and returns how many: a guest that went away takes its MACs with it, so frames to
+    /// them flood again instead of going to a port nobody listens on. One pass over the
+    /// slot array; like [`MacTable::sweep`] it re-examines a slot after removing from it,
+    /// since backward shift may pull a later entry of the cluster in, so none is missed.
+    pub fn flush_port(&mut self, port: PortId) -> usize {
+        let mut removed = 0;
+        let mut i = 0;
+        while i < self.slots.len() {
+            let e = self.slots[i];
+            if !e.is_empty() && !e.is_static() && e.port() == port {
+                self.remove_at(i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+        removed
+    }
+
     /// Removes `mac` (learned or static). Returns whether it was present. Not counted as an
     /// expiry.
     pub fn remove(&mut self, mac: MacAddr) -> bool {
@@ -931,11 +951,23 @@ pub(crate) mod tests {
                     );
                     counts[1] += 1;
                 }
-                85..=92 => {
+                85..=90 => {
                     assert_eq!(
                         t.remove(mac),
                         m.map.remove(&key).is_some(),
                         "op {op}: remove {mac}"
+                    );
+                    counts[2] += 1;
+                }
+                91..=92 => {
+                    // A port goes down: its learned entries go (expired or not), statics stay.
+                    let before = m.map.len();
+                    m.map
+                        .retain(|_, &mut (p, seen)| p != port || seen == STATIC);
+                    assert_eq!(
+                        t.flush_port(port),
+                        before - m.map.len(),
+                        "op {op}: flush port {port}"
                     );
                     counts[2] += 1;
                 }
