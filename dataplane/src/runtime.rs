@@ -8,7 +8,9 @@ use crate::counters::{
 use crate::ports::{PortControl, PortIo, VhostPath};
 use crate::worker::{Held, PortRole, Worker, WorkerBridge, WorkerPort, WorkerVtep, MAX_PORTS};
 use dpdk::{Eal, EthPort, Mempool, PortStats, VhostUser};
-use pmd_config::{AcceptRemotes, Config, PortKind, StaticTarget, VhostMode, VHOST_DEVICE_PREFIX};
+use pmd_config::{
+    AcceptRemotes, Config, PortKind, SocketAccess, StaticTarget, VhostMode, VHOST_DEVICE_PREFIX,
+};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::FileTypeExt;
@@ -552,9 +554,11 @@ fn open_port(
         })?;
     let setup_err = |e: dpdk::Error| RunError::Setup(format!("port {name:?}: {e}"));
     let (control, server_socket) = match &pc.kind {
-        PortKind::VhostUser { path, mode } => {
+        PortKind::VhostUser { path, mode, access } => {
             let client = matches!(mode, VhostMode::Client);
             if !client {
+                create_socket_dir(path, access)
+                    .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
                 // A socket left by a process that died (kill -9) makes bind() fail.
                 remove_stale_socket(path);
             }
@@ -578,6 +582,12 @@ fn open_port(
                     PortControl::Eth(open_ethdev(name, &devargs, &device, pool).map_err(setup_err)?)
                 }
             };
+            if !client {
+                if let Err(e) = apply_socket_access(path, access) {
+                    let _ = control.close();
+                    return Err(RunError::Setup(format!("port {name:?}: {e}")));
+                }
+            }
             (control, (!client).then(|| path.clone()))
         }
         PortKind::Dpdk { devargs } => {
@@ -593,6 +603,52 @@ fn open_port(
         is_vhost_user: matches!(pc.kind, PortKind::VhostUser { .. }),
         counters: Arc::new(PortCounters::default()),
     })
+}
+
+/// Creates the directory of server socket `path` (and missing parents) with
+/// `socket_dir_mode` when it does not exist yet.
+fn create_socket_dir(path: &Path, access: &SocketAccess) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => return Ok(()),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(access.dir_mode)
+        .create(dir)
+        .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
+    // The process umask may have narrowed the mode; the configured one is what counts.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(access.dir_mode))
+        .map_err(|e| format!("cannot set the mode of directory {}: {e}", dir.display()))?;
+    log::info!(
+        "created directory {} (mode {:04o})",
+        dir.display(),
+        access.dir_mode
+    );
+    Ok(())
+}
+
+/// Gives the server socket at `path` its configured mode, owner and group (the library
+/// creates it with the process's umask and user).
+fn apply_socket_access(path: &Path, access: &SocketAccess) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(access.mode))
+        .map_err(|e| format!("cannot set the mode of socket {}: {e}", path.display()))?;
+    if access.owner.is_some() || access.group.is_some() {
+        std::os::unix::fs::chown(path, access.owner, access.group).map_err(|e| {
+            format!(
+                "cannot give socket {} owner {:?} group {:?}: {e} (the dataplane needs root or CAP_CHOWN for that)",
+                path.display(),
+                access.owner,
+                access.group
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Probes, configures and starts the ethdev `device` that `devargs` describes, for bridge

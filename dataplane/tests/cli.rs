@@ -127,11 +127,12 @@ fn duplicate_port_names_are_refused() {
 }
 
 #[test]
-fn unwritable_socket_path_is_refused() {
+fn socket_path_under_a_file_is_refused() {
     let s = Scratch::new("nodir");
-    let sock = s.dir.join("no-such-dir/a.sock").display().to_string();
+    s.write("plain", "x");
+    let sock = s.dir.join("plain/sub/a.sock").display().to_string();
     let out = run(&s, &["-l", "0-1"], &["--vhost-user", &sock]);
-    assert_refused(&s, &out, &["vhu0", "path", "does not exist", "mkdir -p"]);
+    assert_refused(&s, &out, &["vhu0", "path", "plain/sub", "Not a directory"]);
 }
 
 #[test]

@@ -263,6 +263,50 @@ fn macs_of_a_guest_that_leaves_are_flushed() {
     assert_eq!(f.get("bridge=br0", "learned"), 2, "{diag}");
 }
 
+/// A server socket in a directory that does not exist yet: the directory is created with
+/// socket_dir_mode, the socket gets socket_mode and socket_group, and a guest attaches.
+#[test]
+fn server_sockets_get_their_directory_mode_and_group() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let _serial = serial();
+    let s = Scratch::new("sockacl");
+    let dir = s.dir.join("run/dataplane");
+    let socks = [dir.join("vm1.sock"), dir.join("vm2.sock")];
+    let mut ports = String::new();
+    for (i, p) in socks.iter().enumerate() {
+        ports += &format!(
+            "[[port]]\nname = \"vm{i}\"\ntype = \"vhost-user\"\npath = \"{}\"\n\
+             socket_mode = \"0640\"\nsocket_group = \"nogroup\"\nsocket_dir_mode = \"0750\"\n",
+            p.display()
+        );
+    }
+    let cfg = s.write("acl.toml", &ports);
+    let dp = Dataplane::start(&s, &["--config".into(), cfg.display().to_string()]);
+    let nogroup = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&"nogroup")).then(|| f[2].parse::<u32>().unwrap())
+        })
+        .expect("Debian has a nogroup group");
+    let d = std::fs::metadata(&dir).unwrap();
+    assert_eq!(d.permissions().mode() & 0o7777, 0o750, "directory mode");
+    for sock in &socks {
+        let m = std::fs::symlink_metadata(sock).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, 0o640, "{}", sock.display());
+        assert_eq!(m.gid(), nogroup, "{}", sock.display());
+    }
+    let r = traffic(&s, &socks, &[step(0, A, BCAST, 3, 64)], &[]);
+    assert_eq!(
+        rx_all(&r, 0, 2),
+        [0, 3],
+        "a guest attaches through the socket"
+    );
+    let (st, f, diag) = dp.stop();
+    assert_clean_exit(st, &f, &socks, &diag);
+}
+
 #[test]
 fn static_entries_never_move_or_age() {
     let _serial = serial();

@@ -41,16 +41,22 @@
 //! | `type`    | every port | required; `"vhost-user"` or `"dpdk"` |
 //! | `path`    | vhost-user | required; the unix socket, at most 107 bytes (`sun_path`) |
 //! | `mode`    | vhost-user | `"server"` (default) or `"client"` |
+//! | `socket_mode` | vhost-user server | the socket's permissions in octal, `"0660"` by default (QEMU's user can be the group); at most `"0777"` |
+//! | `socket_owner` / `socket_group` | vhost-user server | a user / group name or number the socket is given (e.g. `socket_group = "kvm"` or libvirt's `"libvirt-qemu"`); default: the dataplane's own |
+//! | `socket_dir_mode` | vhost-user server | permissions of the socket's directory (and missing parents) when the dataplane creates it, `"0755"` by default |
 //! | `devargs` | dpdk       | required, non-empty: a PCI address or a vdev string |
 //!
-//! A key of the other port type (`devargs` on a vhost-user port, `path` or `mode` on a dpdk
-//! port) is an error. Two vhost-user ports may not share a socket path.
+//! A key of the other port type (`devargs` on a vhost-user port, `path`, `mode` or a
+//! `socket_*` key on a dpdk port) is an error, and so is a `socket_*` key in client mode
+//! (QEMU creates that socket). Two vhost-user ports may not share a socket path.
 //!
 //! **vhost-user `mode = "server"`** (the default): the dataplane creates the socket and QEMU
 //! connects to it (`-chardev socket,id=c0,path=/run/dataplane/vm1.sock,reconnect=1`, in
 //! libvirt `<source type='unix' path='...' mode='client'/>`, which names QEMU's role). The
-//! socket's directory must exist and be writable by the dataplane; a relative path is
-//! relative to the dataplane's working directory. A stale socket at the path is fine (it is
+//! socket's directory is created at start when missing (with `socket_dir_mode`; its nearest
+//! existing ancestor must be a directory); a relative path is relative to the dataplane's
+//! working directory. The socket gets `socket_mode` (0660 by default), and `socket_owner` /
+//! `socket_group` when given. A stale socket at the path is fine (it is
 //! replaced); any other file there is refused rather than deleted.
 //!
 //! **vhost-user `mode = "client"`**: QEMU created the socket
@@ -219,12 +225,12 @@ pub mod lcores;
 pub use args::split_eal_args;
 pub use config::{
     device_name, socket_is_listening, AcceptRemotes, BridgeConfig, Config, ConfigError, PortConfig,
-    PortKind, StaticMac, StaticNeighbor, StaticTarget, VhostMode, VtepConfig, DEFAULT_BRIDGE_NAME,
-    DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE, DEFAULT_ORIGIN, DEFAULT_SOURCE_PORTS,
-    DEFAULT_UNDERLAY_MTU, DEFAULT_VTEP_TTL, DEFAULT_VXLAN_UDP_PORT, MAX_BRIDGE_PORTS,
-    MAX_MAC_AGING_SECS, MAX_MAC_TABLE_SIZE, MAX_NAME_LEN, MAX_OPENED_PORTS, MAX_REMOTE_VTEPS,
-    MAX_SOCKET_PATH_LEN, MAX_UNDERLAY_MTU, MAX_UNDERLAY_NEIGHBORS, MAX_VNI, MIN_UNDERLAY_MTU,
-    VHOST_DEVICE_PREFIX,
+    PortKind, SocketAccess, StaticMac, StaticNeighbor, StaticTarget, VhostMode, VtepConfig,
+    DEFAULT_BRIDGE_NAME, DEFAULT_MAC_AGING_SECS, DEFAULT_MAC_TABLE_SIZE, DEFAULT_ORIGIN,
+    DEFAULT_SOCKET_DIR_MODE, DEFAULT_SOCKET_MODE, DEFAULT_SOURCE_PORTS, DEFAULT_UNDERLAY_MTU,
+    DEFAULT_VTEP_TTL, DEFAULT_VXLAN_UDP_PORT, MAX_BRIDGE_PORTS, MAX_MAC_AGING_SECS,
+    MAX_MAC_TABLE_SIZE, MAX_NAME_LEN, MAX_OPENED_PORTS, MAX_REMOTE_VTEPS, MAX_SOCKET_PATH_LEN,
+    MAX_UNDERLAY_MTU, MAX_UNDERLAY_NEIGHBORS, MAX_VNI, MIN_UNDERLAY_MTU, VHOST_DEVICE_PREFIX,
 };
 pub use lcores::{
     eal_lcores, parse_corelist, parse_coremask, parse_lcores, EalLcores, LcoreError, MAX_LCORE,

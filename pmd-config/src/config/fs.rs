@@ -14,7 +14,7 @@ impl Config {
         // Resolved socket paths, to catch two spellings of one path ("x.sock", "./x.sock").
         let mut resolved: HashMap<PathBuf, (usize, &str)> = HashMap::new();
         for (i, port) in self.ports.iter().enumerate() {
-            let PortKind::VhostUser { path, mode } = &port.kind else {
+            let PortKind::VhostUser { path, mode, .. } = &port.kind else {
                 continue;
             };
             let name = port.name.as_str();
@@ -180,11 +180,41 @@ fn check_server_socket_fs(
             ))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(errs.invalid(
-                field(),
-                format!("{shown:?}: directory {dir_shown:?} does not exist"),
-                format!("create it (mkdir -p {dir_shown}) or choose another path"),
-            ))
+            // Created at start (with socket_dir_mode), as long as the nearest existing
+            // ancestor is a directory.
+            let mut ancestor = dir;
+            loop {
+                ancestor = match ancestor.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                match std::fs::metadata(ancestor) {
+                    Ok(meta) if meta.is_dir() => break,
+                    Ok(_) => {
+                        return Err(errs.invalid(
+                            field(),
+                            format!(
+                                "{shown:?}: directory {dir_shown:?} cannot be created: {:?} is \
+                                 not a directory",
+                                ancestor.display().to_string()
+                            ),
+                            "choose a path under a directory",
+                        ))
+                    }
+                    Err(_) if ancestor != Path::new(".") && ancestor != Path::new("/") => {}
+                    Err(e) => {
+                        return Err(errs.invalid(
+                            field(),
+                            format!(
+                                "{shown:?}: cannot inspect {:?}: {e}",
+                                ancestor.display().to_string()
+                            ),
+                            "choose another path",
+                        ))
+                    }
+                }
+            }
+            return Ok(());
         }
         Err(e) => {
             return Err(errs.invalid(

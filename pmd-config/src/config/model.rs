@@ -77,9 +77,47 @@ pub struct PortConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortKind {
     /// `type = "vhost-user"`: a virtio-net device of a VM, over a unix socket.
-    VhostUser { path: PathBuf, mode: VhostMode },
+    VhostUser {
+        path: PathBuf,
+        mode: VhostMode,
+        /// Who may use a server socket (the dataplane creates it); unused in client mode.
+        access: SocketAccess,
+    },
     /// `type = "dpdk"`: a NIC or vdev probed by its devargs.
     Dpdk { devargs: String },
+}
+
+/// Owner, group and permissions of a server-mode vhost-user socket, and of its directory
+/// when the dataplane has to create it: QEMU, often run as its own user (libvirt's
+/// `libvirt-qemu`), must be able to connect, and nobody else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketAccess {
+    /// `socket_owner`: a user name or number; `None` keeps the dataplane's user.
+    pub owner: Option<u32>,
+    /// `socket_group`: a group name or number; `None` keeps the dataplane's group.
+    pub group: Option<u32>,
+    /// `socket_mode`: the socket's permission bits.
+    pub mode: u32,
+    /// `socket_dir_mode`: permission bits of directories the dataplane creates for the
+    /// socket (the socket's directory and missing parents).
+    pub dir_mode: u32,
+}
+
+/// `socket_mode` when not given: owner and group read-write (connect needs write), so
+/// QEMU's user can be the group.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
+/// `socket_dir_mode` when not given.
+pub const DEFAULT_SOCKET_DIR_MODE: u32 = 0o755;
+
+impl Default for SocketAccess {
+    fn default() -> Self {
+        SocketAccess {
+            owner: None,
+            group: None,
+            mode: DEFAULT_SOCKET_MODE,
+            dir_mode: DEFAULT_SOCKET_DIR_MODE,
+        }
+    }
 }
 
 /// Which side of the vhost-user socket creates it.
@@ -309,6 +347,7 @@ impl Config {
             kind: PortKind::VhostUser {
                 path,
                 mode: VhostMode::Server,
+                access: SocketAccess::default(),
             },
         });
         if self.bridges.is_empty() {

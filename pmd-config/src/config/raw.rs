@@ -37,6 +37,10 @@ struct RawPort {
     kind: Option<String>,
     path: Option<String>,
     mode: Option<String>,
+    socket_owner: Option<String>,
+    socket_group: Option<String>,
+    socket_mode: Option<String>,
+    socket_dir_mode: Option<String>,
     devargs: Option<String>,
 }
 
@@ -182,7 +186,7 @@ impl Config {
 }
 
 fn port_from_raw(i: usize, rp: RawPort, errs: &Errs<'_>) -> Result<PortConfig, ConfigError> {
-    let Some(name) = rp.name else {
+    let Some(name) = rp.name.clone() else {
         return Err(errs.invalid(
             port_field(i, None, "name"),
             "is missing",
@@ -206,7 +210,7 @@ fn port_from_raw(i: usize, rp: RawPort, errs: &Errs<'_>) -> Result<PortConfig, C
                     "remove devargs, or set type = \"dpdk\" (and remove path and mode)",
                 ));
             }
-            let Some(path) = rp.path else {
+            let Some(path) = rp.path.clone() else {
                 return Err(errs.invalid(
                     port_field(i, label, "path"),
                     "is missing; a vhost-user port needs its socket path",
@@ -224,13 +228,22 @@ fn port_from_raw(i: usize, rp: RawPort, errs: &Errs<'_>) -> Result<PortConfig, C
                          or mode = \"client\" (QEMU created it with server=on)",
                     )),
                 };
+            let access = socket_access(i, label, mode, &rp, errs)?;
             PortKind::VhostUser {
                 path: PathBuf::from(path),
                 mode,
+                access,
             }
         }
         Some("dpdk") => {
-            for (key, value) in [("path", &rp.path), ("mode", &rp.mode)] {
+            for (key, value) in [
+                ("path", &rp.path),
+                ("mode", &rp.mode),
+                ("socket_owner", &rp.socket_owner),
+                ("socket_group", &rp.socket_group),
+                ("socket_mode", &rp.socket_mode),
+                ("socket_dir_mode", &rp.socket_dir_mode),
+            ] {
                 if value.is_some() {
                     return Err(errs.invalid(
                         port_field(i, label, key),
@@ -556,4 +569,91 @@ pub(super) fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
         }
     };
     Ok((port(lo)?, port(hi)?))
+}
+
+/// The `socket_*` keys of a vhost-user port: who may use the server socket the dataplane
+/// creates. In client mode QEMU creates the socket, so they are refused there.
+fn socket_access(
+    i: usize,
+    label: Option<&str>,
+    mode: VhostMode,
+    rp: &RawPort,
+    errs: &Errs<'_>,
+) -> Result<SocketAccess, ConfigError> {
+    let keys = [
+        ("socket_owner", &rp.socket_owner),
+        ("socket_group", &rp.socket_group),
+        ("socket_mode", &rp.socket_mode),
+        ("socket_dir_mode", &rp.socket_dir_mode),
+    ];
+    if mode == VhostMode::Client {
+        if let Some((key, _)) = keys.iter().find(|(_, v)| v.is_some()) {
+            return Err(errs.invalid(
+                port_field(i, label, key),
+                "is a setting of server-mode sockets, and in client mode QEMU creates the socket",
+                format!("remove {key}, or set the socket's permissions where QEMU creates it"),
+            ));
+        }
+    }
+    let mut access = SocketAccess::default();
+    let bits = |key: &str, text: &str| -> Result<u32, ConfigError> {
+        let digits = text.strip_prefix("0o").unwrap_or(text);
+        match u32::from_str_radix(digits, 8) {
+            Ok(v) if v <= 0o777 && !digits.is_empty() => Ok(v),
+            _ => Err(errs.invalid(
+                port_field(i, label, key),
+                format!("{text:?} is not a permission mode"),
+                format!("write it in octal, e.g. {key} = \"0660\" (at most 0777)"),
+            )),
+        }
+    };
+    if let Some(text) = &rp.socket_mode {
+        access.mode = bits("socket_mode", text)?;
+    }
+    if let Some(text) = &rp.socket_dir_mode {
+        access.dir_mode = bits("socket_dir_mode", text)?;
+    }
+    if let Some(name) = &rp.socket_owner {
+        access.owner = Some(lookup_id(name, false).ok_or_else(|| {
+            errs.invalid(
+                port_field(i, label, "socket_owner"),
+                format!("{name:?} is no user on this machine"),
+                "give a user name from /etc/passwd (e.g. \"root\") or a number",
+            )
+        })?);
+    }
+    if let Some(name) = &rp.socket_group {
+        access.group = Some(lookup_id(name, true).ok_or_else(|| {
+            errs.invalid(
+                port_field(i, label, "socket_group"),
+                format!("{name:?} is no group on this machine"),
+                "give a group name from /etc/group (e.g. \"kvm\" or \"libvirt-qemu\") or a number",
+            )
+        })?);
+    }
+    Ok(access)
+}
+
+/// A user (or group) id from a number or a name.
+fn lookup_id(name: &str, group: bool) -> Option<u32> {
+    if let Ok(id) = name.parse::<u32>() {
+        return Some(id);
+    }
+    let c = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: the out-structs are zeroed PODs, buf outlives the calls, and the result
+    // pointers are only read when the calls report success; *_r functions are thread-safe.
+    unsafe {
+        if group {
+            let mut gr: libc::group = std::mem::zeroed();
+            let mut out: *mut libc::group = std::ptr::null_mut();
+            let rc = libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut out);
+            (rc == 0 && !out.is_null()).then_some(gr.gr_gid)
+        } else {
+            let mut pw: libc::passwd = std::mem::zeroed();
+            let mut out: *mut libc::passwd = std::ptr::null_mut();
+            let rc = libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
+            (rc == 0 && !out.is_null()).then_some(pw.pw_uid)
+        }
+    }
 }

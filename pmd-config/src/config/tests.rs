@@ -110,6 +110,7 @@ fn vhost(name: &str, path: &str, mode: VhostMode) -> PortConfig {
         kind: PortKind::VhostUser {
             path: PathBuf::from(path),
             mode,
+            access: SocketAccess::default(),
         },
     }
 }
@@ -785,30 +786,109 @@ fn one_port(path: &Path, mode: VhostMode) -> Config {
 }
 
 #[test]
-fn server_socket_in_a_missing_directory_is_refused() {
+fn server_socket_in_a_missing_directory_is_created_at_start() {
     let dir = TempDir::new();
-    let path = dir.path("no-such-dir/vm1.sock");
-    let c = one_port(&path, VhostMode::Server);
-    assert_validate_err(
-        &c,
-        "port[0] \"vm1\": path",
-        &[
-            "does not exist",
-            &format!("create it (mkdir -p {})", dir.s("no-such-dir")),
-            "or choose another path",
-        ],
-    );
-    // The same path as a client socket is fine: QEMU may create it later.
+    let path = dir.path("no-such-dir/deeper/vm1.sock");
+    // Validation accepts it: the runtime creates the directories (socket_dir_mode).
+    one_port(&path, VhostMode::Server).validate().unwrap();
     one_port(&path, VhostMode::Client).validate().unwrap();
+    one_port(
+        Path::new("pmd-config-no-such-dir-for-tests/vm1.sock"),
+        VhostMode::Server,
+    )
+    .validate()
+    .unwrap();
 }
 
 #[test]
-fn server_socket_in_a_missing_relative_directory_is_refused() {
-    let c = one_port(
-        Path::new("pmd-config-no-such-dir-for-tests/vm1.sock"),
-        VhostMode::Server,
+fn server_socket_under_a_file_is_refused() {
+    let dir = TempDir::new();
+    std::fs::write(dir.path("plain"), "x").unwrap();
+    let c = one_port(&dir.path("plain/sub/vm1.sock"), VhostMode::Server);
+    assert_validate_err(
+        &c,
+        "port[0] \"vm1\": path",
+        &["plain/sub", "Not a directory", "choose another path"],
     );
-    assert_validate_err(&c, "port[0] \"vm1\": path", &["does not exist", "mkdir -p"]);
+}
+
+#[test]
+fn socket_access_keys() {
+    let text = |extra: &str| {
+        format!("[[port]]\nname = \"vm1\"\ntype = \"vhost-user\"\npath = \"/run/x.sock\"\n{extra}")
+    };
+    let kind = |extra: &str| {
+        Config::from_toml_str(&text(extra), ORIGIN).unwrap().ports[0]
+            .kind
+            .clone()
+    };
+    let PortKind::VhostUser { access, .. } = kind("") else {
+        panic!()
+    };
+    assert_eq!(access, SocketAccess::default());
+    assert_eq!((access.mode, access.dir_mode), (0o660, 0o755));
+    let PortKind::VhostUser { access, .. } = kind(
+        "socket_mode = \"0640\"\nsocket_dir_mode = \"0o750\"\nsocket_owner = \"root\"\nsocket_group = \"0\"\n",
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        access,
+        SocketAccess {
+            owner: Some(0),
+            group: Some(0),
+            mode: 0o640,
+            dir_mode: 0o750
+        }
+    );
+    for (extra, field, words) in [
+        (
+            "socket_mode = \"999\"\n",
+            "socket_mode",
+            &["\"999\" is not a permission mode", "octal"][..],
+        ),
+        (
+            "socket_mode = \"1777\"\n",
+            "socket_mode",
+            &["at most 0777"][..],
+        ),
+        (
+            "socket_dir_mode = \"\"\n",
+            "socket_dir_mode",
+            &["is not a permission mode"][..],
+        ),
+        (
+            "socket_owner = \"no-such-user-dp\"\n",
+            "socket_owner",
+            &["no user on this machine"][..],
+        ),
+        (
+            "socket_group = \"no-such-group-dp\"\n",
+            "socket_group",
+            &["no group on this machine"][..],
+        ),
+        (
+            "mode = \"client\"\nsocket_mode = \"0600\"\n",
+            "socket_mode",
+            &["client mode QEMU creates the socket"][..],
+        ),
+    ] {
+        let e = Config::from_toml_str(&text(extra), ORIGIN).unwrap_err();
+        assert_eq!(
+            e.field(),
+            Some(format!("port[0] \"vm1\": {field}").as_str()),
+            "{e}"
+        );
+        for w in words {
+            assert!(e.to_string().contains(w), "{extra}: {e}");
+        }
+    }
+    let e = Config::from_toml_str(
+        "[[port]]\nname = \"up\"\ntype = \"dpdk\"\ndevargs = \"net_null0\"\nsocket_mode = \"0600\"\n",
+        ORIGIN,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("setting of vhost-user ports"), "{e}");
 }
 
 #[test]
