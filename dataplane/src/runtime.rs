@@ -556,6 +556,11 @@ fn open_port(
     let (control, server_socket) = match &pc.kind {
         PortKind::VhostUser { path, mode, access } => {
             let client = matches!(mode, VhostMode::Client);
+            // While this port's socket is bound (below), the umask gives it exactly
+            // socket_mode: bind() creates it with 0777 & !umask, so no chmod after the fact
+            // and no window with other permissions. The main thread is the only one creating
+            // files now.
+            let _umask = (!client).then(|| Umask::set(0o777 & !access.mode));
             if !client {
                 create_socket_dir(path, access)
                     .map_err(|e| RunError::Setup(format!("port {name:?}: {e}")))?;
@@ -605,10 +610,27 @@ fn open_port(
     })
 }
 
-/// Creates the directory of server socket `path` (and missing parents) with
-/// `socket_dir_mode` when it does not exist yet.
+/// The process umask, set for a while and restored when dropped.
+struct Umask(libc::mode_t);
+
+impl Umask {
+    fn set(mask: u32) -> Umask {
+        // SAFETY: umask only swaps the process's file creation mask.
+        Umask(unsafe { libc::umask(mask as libc::mode_t) })
+    }
+}
+
+impl Drop for Umask {
+    fn drop(&mut self) {
+        // SAFETY: as above; restores the mask saved in `set`.
+        unsafe { libc::umask(self.0) };
+    }
+}
+
+/// Creates the directory of server socket `path` and missing parents, each with exactly
+/// `socket_dir_mode` (the umask is cleared while they are made), when it does not exist.
 fn create_socket_dir(path: &Path, access: &SocketAccess) -> Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => return Ok(()),
@@ -616,14 +638,12 @@ fn create_socket_dir(path: &Path, access: &SocketAccess) -> Result<(), String> {
     if dir.is_dir() {
         return Ok(());
     }
+    let _umask = Umask::set(0);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(access.dir_mode)
         .create(dir)
         .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
-    // The process umask may have narrowed the mode; the configured one is what counts.
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(access.dir_mode))
-        .map_err(|e| format!("cannot set the mode of directory {}: {e}", dir.display()))?;
     log::info!(
         "created directory {} (mode {:04o})",
         dir.display(),
@@ -632,23 +652,27 @@ fn create_socket_dir(path: &Path, access: &SocketAccess) -> Result<(), String> {
     Ok(())
 }
 
-/// Gives the server socket at `path` its configured mode, owner and group (the library
-/// creates it with the process's umask and user).
+/// Gives the server socket at `path` its configured owner and group. The socket already has
+/// its mode (see the umask in `open_port`); `lchown` and the type check make sure that a
+/// symbolic link put in its place is never followed.
 fn apply_socket_access(path: &Path, access: &SocketAccess) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(access.mode))
-        .map_err(|e| format!("cannot set the mode of socket {}: {e}", path.display()))?;
-    if access.owner.is_some() || access.group.is_some() {
-        std::os::unix::fs::chown(path, access.owner, access.group).map_err(|e| {
-            format!(
-                "cannot give socket {} owner {:?} group {:?}: {e} (the dataplane needs root or CAP_CHOWN for that)",
-                path.display(),
-                access.owner,
-                access.group
-            )
-        })?;
+    use std::os::unix::fs::FileTypeExt;
+    if access.owner.is_none() && access.group.is_none() {
+        return Ok(());
     }
-    Ok(())
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {}
+        Ok(_) => return Err(format!("{} is no longer a socket", path.display())),
+        Err(e) => return Err(format!("cannot inspect socket {}: {e}", path.display())),
+    }
+    std::os::unix::fs::lchown(path, access.owner, access.group).map_err(|e| {
+        format!(
+            "cannot give socket {} owner {:?} group {:?}: {e}",
+            path.display(),
+            access.owner,
+            access.group
+        )
+    })
 }
 
 /// Probes, configures and starts the ethdev `device` that `devargs` describes, for bridge

@@ -197,19 +197,28 @@ unsafe extern "C" fn destroy_device(vid: c_int) {
 }
 
 /// `vring_state_changed`: the guest enabled or disabled a ring. The library itself refuses
-/// bursts on a disabled ring, so there is nothing to gate here; it is logged for debugging.
+/// bursts on a disabled ring, so there is nothing to gate here; a newly enabled ring of a
+/// multiqueue guest joins the polled queue pairs.
 unsafe extern "C" fn vring_state_changed(vid: c_int, vring: u16, enable: c_int) -> c_int {
     log::debug!(
         "vhost device {vid}: vring {vring} {}",
         if enable != 0 { "enabled" } else { "disabled" }
     );
-    // A guest may enable more queue pairs after it started (ethtool -L eth0 combined N):
-    // poll those too. Only the published device's rings count.
-    if let Some((_, shared)) = shared_of(vid) {
-        if shared.vid.load(Ordering::SeqCst) == vid {
-            // SAFETY: vid is a live device for the duration of the callback.
-            let pairs = (unsafe { dpdk_sys::rte_vhost_get_vring_num(vid) } / 2).max(1);
-            shared.queue_pairs.fetch_max(pairs, Ordering::Relaxed);
+    // A guest may enable more queue pairs after new_device (the library calls it once pair
+    // 0 is ready; ethtool -L eth0 combined N later): poll those too. Only the published
+    // device's rings count. (Guest notifications cannot be turned off from here: the
+    // library holds the ring's lock around this callback, and the call would deadlock on
+    // it; the guest then kicks us on those rings, which costs it an exit per send.)
+    if enable != 0 {
+        if let Some((path, shared)) = shared_of(vid) {
+            if shared.vid.load(Ordering::SeqCst) == vid {
+                // SAFETY: vid is a live device for the duration of the callback.
+                let pairs = unsafe { (dpdk_sys::rte_vhost_get_vring_num(vid) / 2).max(1) };
+                let before = shared.queue_pairs.fetch_max(pairs, Ordering::Relaxed);
+                if pairs > before {
+                    log::info!("{path}: the guest uses {pairs} queue pairs; all are polled");
+                }
+            }
         }
     }
     0
@@ -234,8 +243,8 @@ static DEVICE_OPS: DeviceOps = DeviceOps(dpdk_sys::rte_vhost_device_ops {
     reserved: [std::ptr::null_mut(); 1],
 });
 
-/// A vhost-user socket registered with the vhost library: one virtio-net device (queue
-/// pair 0) per guest. Unregistered on [`close`](Self::close) or drop, which detaches the
+/// A vhost-user socket registered with the vhost library: one virtio-net device (all the
+/// queue pairs it sets up) per guest. Unregistered on [`close`](Self::close) or drop, which detaches the
 /// guest and, in server mode, removes the socket file.
 pub struct VhostUser {
     path: CString,
@@ -404,7 +413,8 @@ impl Drop for VhostUser {
     }
 }
 
-/// The data-path handle of a [`VhostUser`] port: queue pair 0, owned by one worker lcore.
+/// The data-path handle of a [`VhostUser`] port, owned by one worker lcore: it receives from
+/// every queue pair the guest set up and sends into its first receive queue.
 ///
 /// Neither `Clone` nor `Copy`: the library's burst calls on one virtqueue must not run
 /// concurrently, and the busy protocol assumes a single caller.

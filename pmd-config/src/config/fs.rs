@@ -51,15 +51,17 @@ pub fn socket_is_listening(path: &Path) -> bool {
     };
     let canonical = resolve_socket_path(path);
     let joined = std::env::current_dir().ok().map(|d| d.join(path));
-    let wanted: Vec<&[u8]> = [Some(path), canonical.as_deref(), joined.as_deref()]
+    let wanted: Vec<&Path> = [Some(path), canonical.as_deref(), joined.as_deref()]
         .into_iter()
         .flatten()
-        .map(|p| p.as_os_str().as_bytes())
         .collect();
+    // Compared as paths (component by component), so `/run/vh//vm1.sock` as QEMU spelled
+    // it is the same socket as `/run/vh/vm1.sock` in our config.
     table
         .split(|&b| b == b'\n')
         .skip(1)
         .filter_map(listening_path)
+        .map(|bound| Path::new(std::ffi::OsStr::from_bytes(bound)))
         .any(|bound| wanted.contains(&bound))
 }
 
@@ -152,14 +154,32 @@ fn socket_dir(path: &Path) -> &Path {
     }
 }
 
-/// `canonical(parent)/file_name`, when the parent exists.
+/// `canonical(parent)/file_name`; for a parent that does not exist yet, its nearest existing
+/// ancestor canonicalized plus the missing components.
 fn resolve_socket_path(path: &Path) -> Option<PathBuf> {
-    let dir = std::fs::canonicalize(socket_dir(path)).ok()?;
-    Some(dir.join(path.file_name()?))
+    let file = path.file_name()?;
+    // The directory may not exist yet (it is created at start): resolve its nearest
+    // existing ancestor and append the rest, so two spellings of one future path still
+    // compare equal.
+    let mut dir = socket_dir(path).to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(&dir) {
+            let mut out = c;
+            out.extend(rest.iter().rev());
+            return Some(out.join(file));
+        }
+        rest.push(dir.file_name()?.to_os_string());
+        dir = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+    }
 }
 
-/// A server socket is created (bound) by the dataplane: its directory must exist and be
-/// writable, and anything but a stale socket at the path is refused.
+/// A server socket is created (bound) by the dataplane: its directory must be a directory
+/// or creatable (its nearest existing ancestor a directory), and anything but a stale socket
+/// at the path is refused.
 fn check_server_socket_fs(
     errs: &Errs<'_>,
     i: usize,

@@ -598,8 +598,9 @@ fn socket_access(
     let mut access = SocketAccess::default();
     let bits = |key: &str, text: &str| -> Result<u32, ConfigError> {
         let digits = text.strip_prefix("0o").unwrap_or(text);
+        let octal = !digits.is_empty() && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
         match u32::from_str_radix(digits, 8) {
-            Ok(v) if v <= 0o777 && !digits.is_empty() => Ok(v),
+            Ok(v) if octal && v <= 0o777 => Ok(v),
             _ => Err(errs.invalid(
                 port_field(i, label, key),
                 format!("{text:?} is not a permission mode"),
@@ -613,47 +614,87 @@ fn socket_access(
     if let Some(text) = &rp.socket_dir_mode {
         access.dir_mode = bits("socket_dir_mode", text)?;
     }
-    if let Some(name) = &rp.socket_owner {
-        access.owner = Some(lookup_id(name, false).ok_or_else(|| {
-            errs.invalid(
-                port_field(i, label, "socket_owner"),
-                format!("{name:?} is no user on this machine"),
-                "give a user name from /etc/passwd (e.g. \"root\") or a number",
-            )
-        })?);
-    }
-    if let Some(name) = &rp.socket_group {
-        access.group = Some(lookup_id(name, true).ok_or_else(|| {
-            errs.invalid(
-                port_field(i, label, "socket_group"),
-                format!("{name:?} is no group on this machine"),
+    for (key, value, group) in [
+        ("socket_owner", &rp.socket_owner, false),
+        ("socket_group", &rp.socket_group, true),
+    ] {
+        let Some(name) = value else { continue };
+        let (what, fix) = if group {
+            (
+                "group",
                 "give a group name from /etc/group (e.g. \"kvm\" or \"libvirt-qemu\") or a number",
             )
-        })?);
+        } else {
+            (
+                "user",
+                "give a user name from /etc/passwd (e.g. \"root\") or a number",
+            )
+        };
+        let id = match lookup_id(name, group) {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                return Err(errs.invalid(
+                    port_field(i, label, key),
+                    format!("{name:?} is no {what} on this machine"),
+                    fix,
+                ))
+            }
+            Err(e) => {
+                return Err(errs.invalid(
+                    port_field(i, label, key),
+                    format!("cannot look up {what} {name:?}: {e}"),
+                    "check the name service (nsswitch, sssd, LDAP) or give a number",
+                ))
+            }
+        };
+        if group {
+            access.group = Some(id);
+        } else {
+            access.owner = Some(id);
+        }
     }
     Ok(access)
 }
 
-/// A user (or group) id from a number or a name.
-fn lookup_id(name: &str, group: bool) -> Option<u32> {
-    if let Ok(id) = name.parse::<u32>() {
-        return Some(id);
+/// A user (or group) id from a number or a name: `Ok(None)` when there is no such name,
+/// `Err` when the lookup itself failed (a name service that did not answer).
+fn lookup_id(name: &str, group: bool) -> Result<Option<u32>, std::io::Error> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(id) = name.parse::<u32>() {
+            // u32::MAX means "leave unchanged" to chown: not an id anyone has.
+            return Ok((id != u32::MAX).then_some(id));
+        }
     }
-    let c = std::ffi::CString::new(name).ok()?;
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: the out-structs are zeroed PODs, buf outlives the calls, and the result
-    // pointers are only read when the calls report success; *_r functions are thread-safe.
-    unsafe {
-        if group {
-            let mut gr: libc::group = std::mem::zeroed();
-            let mut out: *mut libc::group = std::ptr::null_mut();
-            let rc = libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut out);
-            (rc == 0 && !out.is_null()).then_some(gr.gr_gid)
-        } else {
-            let mut pw: libc::passwd = std::mem::zeroed();
-            let mut out: *mut libc::passwd = std::ptr::null_mut();
-            let rc = libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
-            (rc == 0 && !out.is_null()).then_some(pw.pw_uid)
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return Ok(None);
+    };
+    // Large groups (an LDAP group with many members) need a large buffer: grow it on
+    // ERANGE, up to 4 MiB.
+    let mut size = 16 * 1024;
+    loop {
+        let mut buf = vec![0 as libc::c_char; size];
+        // SAFETY: the out-structs are zeroed PODs, buf outlives the calls and its length is
+        // passed, and only the id is read, only when the call reports a result; the *_r
+        // functions are thread-safe.
+        let (rc, id) = unsafe {
+            if group {
+                let mut gr: libc::group = std::mem::zeroed();
+                let mut out: *mut libc::group = std::ptr::null_mut();
+                let rc =
+                    libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut out);
+                (rc, (!out.is_null()).then_some(gr.gr_gid))
+            } else {
+                let mut pw: libc::passwd = std::mem::zeroed();
+                let mut out: *mut libc::passwd = std::ptr::null_mut();
+                let rc =
+                    libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
+                (rc, (!out.is_null()).then_some(pw.pw_uid))
+            }
+        };
+        match rc {
+            0 => return Ok(id),
+            libc::ERANGE if size < 4 << 20 => size *= 2,
+            _ => return Err(std::io::Error::from_raw_os_error(rc)),
         }
     }
 }

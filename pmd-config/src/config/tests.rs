@@ -848,6 +848,16 @@ fn socket_access_keys() {
             &["\"999\" is not a permission mode", "octal"][..],
         ),
         (
+            "socket_mode = \"+660\"\n",
+            "socket_mode",
+            &["is not a permission mode"][..],
+        ),
+        (
+            "socket_owner = \"4294967295\"\n",
+            "socket_owner",
+            &["no user on this machine"][..],
+        ),
+        (
             "socket_mode = \"1777\"\n",
             "socket_mode",
             &["at most 0777"][..],
