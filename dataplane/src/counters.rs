@@ -8,11 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use switch::bridge::DropReason;
 
-/// Adds `n` to a counter that only the calling thread writes.
-#[inline(always)]
-pub fn bump(c: &AtomicU64, n: u64) {
-    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
-}
+pub use switch::bump;
 
 /// Why the dataplane dropped a frame on a port. The switch's own reasons come first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

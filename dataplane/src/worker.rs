@@ -281,16 +281,7 @@ impl<P: PacketPort> Worker<P> {
         // No frame should wait for one cache miss at a time: start loading every frame's
         // header, then keep the MAC table slots of the frame TABLE_PREFETCH_DISTANCE ahead
         // loading while switching this one.
-        for i in 0..rx.len() {
-            if let Some(m) = rx.get(i) {
-                m.prefetch_data();
-            }
-        }
-        for i in 0..rx.len().min(TABLE_PREFETCH_DISTANCE) {
-            if let Some(m) = rx.get(i) {
-                self.bridges[b].bridge.prefetch(m.data());
-            }
-        }
+        prefetch_burst(rx, |m| self.bridges[b].bridge.prefetch(m.data()));
         let mut pending = 0;
         let mut frames = rx.drain();
         while let Some(m) = frames.next() {
@@ -423,8 +414,7 @@ impl<P: PacketPort> Worker<P> {
                 return 0;
             }
         }
-        let c = v.vtep.counters();
-        c.count(&c.flood_copies, 1);
+        bump(&v.vtep.counters().flood_copies, 1);
         self.encap(b, remote, copy, now)
     }
 
@@ -482,16 +472,7 @@ impl<P: PacketPort> Worker<P> {
     /// frames ahead, as for local ports.
     #[inline]
     fn underlay_burst(&mut self, underlay: usize, rx: &mut MbufBurst, now: u64) -> Pending {
-        for i in 0..rx.len() {
-            if let Some(m) = rx.get(i) {
-                m.prefetch_data();
-            }
-        }
-        for i in 0..rx.len().min(TABLE_PREFETCH_DISTANCE) {
-            if let Some(m) = rx.get(i) {
-                self.prefetch_inner(m);
-            }
-        }
+        prefetch_burst(rx, |m| self.prefetch_inner(m));
         let mut pending = 0;
         let mut frames = rx.drain();
         while let Some(mut m) = frames.next() {
@@ -515,7 +496,7 @@ impl<P: PacketPort> Worker<P> {
                         c.drop_n(VtepDrop::OuterTruncated, 1);
                         continue;
                     }
-                    c.count(&c.decapsulated, 1);
+                    bump(&c.decapsulated, 1);
                     let ingress = tunnel_port(remote);
                     let verdict = self.bridges[bridge].bridge.process(ingress, m.data(), now);
                     pending |= self.deliver(bridge, ingress, verdict, m, now);
@@ -566,6 +547,23 @@ impl<P: PacketPort> Worker<P> {
     }
 }
 
+/// Starts loading every frame's first line, then, through `table`, the MAC table slots of
+/// the first [`TABLE_PREFETCH_DISTANCE`] frames (the rest are prefetched that far ahead
+/// while the burst is switched).
+#[inline]
+fn prefetch_burst(rx: &MbufBurst, mut table: impl FnMut(&Mbuf)) {
+    for i in 0..rx.len() {
+        if let Some(m) = rx.get(i) {
+            m.prefetch_data();
+        }
+    }
+    for i in 0..rx.len().min(TABLE_PREFETCH_DISTANCE) {
+        if let Some(m) = rx.get(i) {
+            table(m);
+        }
+    }
+}
+
 /// Writes the outer header into `m`'s headroom and queues it on the underlay port.
 #[inline]
 fn push_header<P: PacketPort>(
@@ -585,8 +583,7 @@ fn push_header<P: PacketPort>(
         v.vtep.counters().drop_n(VtepDrop::EncapNoBuffer, 1);
         return false;
     }
-    let c = v.vtep.counters();
-    c.count(&c.encapsulated, 1);
+    bump(&v.vtep.counters().encapsulated, 1);
     underlay.enqueue(m);
     true
 }

@@ -38,49 +38,66 @@ fn run_generator(test: &str, args: &[&str]) -> (Value, Finals, String) {
     (r, finals, diag)
 }
 
-#[test]
-fn paced_imix_both_ways_arrives_complete_and_in_order() {
-    let rate = 20_000.0;
-    let (r, finals, diag) = run_generator(
-        "gen-paced",
-        &[
-            "--duration",
-            "1",
-            "--warmup",
-            "0.3",
-            "--size",
-            "imix",
-            "--flows",
-            "1000",
-            "--rate",
-            "20k",
-            "--verify-payload",
-            "--quiet",
-        ],
-    );
+/// A paced IMIX run over 1000 flows, every payload byte checked: the workload of the paced
+/// tests, through plain switching and through the VTEP.
+const PACED_IMIX: [&str; 12] = [
+    "--duration",
+    "1",
+    "--warmup",
+    "0.3",
+    "--size",
+    "imix",
+    "--flows",
+    "1000",
+    "--rate",
+    "20k",
+    "--verify-payload",
+    "--quiet",
+];
+/// `--rate` of [`PACED_IMIX`], per direction.
+const PACED_RATE: f64 = 20_000.0;
+
+/// Asserts that a [`PACED_IMIX`] run learned every flow, never ran ahead of its rate and
+/// delivered every frame in order and intact, both ways. Returns what each direction
+/// received.
+#[track_caller]
+fn assert_paced_run_complete(r: &Value) -> [u64; 2] {
     let g = &r["generator"];
-    assert_eq!(g["size"], "imix");
-    assert_eq!(num(g, "macs"), 2000);
     assert_eq!(
         num(g, "learn_received"),
         2000,
         "one learning frame per flow and direction: {r}"
     );
     let window = g["seconds"].as_f64().unwrap();
-    let mut received_total = 0;
-    for d in 0..2 {
-        let dir = direction(&r, d);
-        let (sent, received) = (num(dir, "sent"), num(dir, "received"));
+    let mut received = [0; 2];
+    for (d, got) in received.iter_mut().enumerate() {
+        let dir = direction(r, d);
+        let sent = num(dir, "sent");
+        *got = num(dir, "received");
         assert!(sent > 0, "direction {d} sent nothing: {r}");
         // The pacer never runs ahead of the rate (one burst of slack).
         assert!(
-            sent as f64 <= rate * window + 32.0,
-            "direction {d}: {sent} frames in {window} s at {rate}/s: {r}"
+            sent as f64 <= PACED_RATE * window + 32.0,
+            "direction {d}: {sent} frames in {window} s at {PACED_RATE}/s: {r}"
         );
-        assert_eq!(received, sent, "direction {d} lost frames: {r}");
+        assert_eq!(*got, sent, "direction {d} lost frames: {r}");
         for field in ["lost", "late", "corrupt", "misdelivered"] {
             assert_eq!(num(dir, field), 0, "direction {d} {field}: {r}");
         }
+    }
+    received
+}
+
+#[test]
+fn paced_imix_both_ways_arrives_complete_and_in_order() {
+    let (r, finals, diag) = run_generator("gen-paced", &PACED_IMIX);
+    let g = &r["generator"];
+    assert_eq!(g["size"], "imix");
+    assert_eq!(num(g, "macs"), 2000);
+    let received = assert_paced_run_complete(&r);
+    let mut received_total = 0;
+    for (d, &received) in received.iter().enumerate() {
+        let dir = direction(&r, d);
         let lat = &dir["latency_us"];
         assert_eq!(
             num(lat, "samples"),
@@ -275,45 +292,9 @@ fn assert_vtep_finals(r: &Value, finals: &Finals, diag: &str) {
 
 #[test]
 fn vxlan_paced_imix_both_ways_through_the_vtep_arp_resolved() {
-    let rate = 20_000.0;
-    let (r, finals, diag) = run_vxlan(
-        "gen-vx-paced",
-        false,
-        &[
-            "--duration",
-            "1",
-            "--warmup",
-            "0.3",
-            "--size",
-            "imix",
-            "--flows",
-            "1000",
-            "--rate",
-            "20k",
-            "--verify-payload",
-            "--quiet",
-        ],
-    );
+    let (r, finals, diag) = run_vxlan("gen-vx-paced", false, &PACED_IMIX);
     let g = &r["generator"];
-    assert_eq!(
-        num(g, "learn_received"),
-        2000,
-        "one learning frame per flow and direction: {r}"
-    );
-    let window = g["seconds"].as_f64().unwrap();
-    for d in 0..2 {
-        let dir = direction(&r, d);
-        let (sent, received) = (num(dir, "sent"), num(dir, "received"));
-        assert!(sent > 0, "direction {d} sent nothing: {r}");
-        assert!(
-            sent as f64 <= rate * window + 32.0,
-            "direction {d}: {sent} frames in {window} s at {rate}/s: {r}"
-        );
-        assert_eq!(received, sent, "direction {d} lost frames: {r}");
-        for field in ["lost", "late", "corrupt", "misdelivered"] {
-            assert_eq!(num(dir, field), 0, "direction {d} {field}: {r}");
-        }
-    }
+    assert_paced_run_complete(&r);
     assert_eq!(g["foreign"], serde_json::json!([0, 0]), "{r}");
     // No static neighbour: the VTEP resolved the generator with ARP. It asks at start; the
     // generator listens a while and answers, and asks itself if it heard nothing (a request

@@ -174,11 +174,9 @@ unsafe extern "C" fn new_device(vid: c_int) -> c_int {
     }
     shared.guest_mtu.store(mtu, Ordering::Relaxed);
     // SAFETY: as above.
-    let pairs = unsafe { dpdk_sys::rte_vhost_get_vring_num(vid) } / 2;
-    shared.queue_pairs.store(pairs.max(1), Ordering::Relaxed);
-    if pairs > 1 {
-        log::info!("{path}: the guest uses {pairs} queue pairs; all are polled");
-    }
+    let pairs = unsafe { guest_queue_pairs(vid) };
+    shared.queue_pairs.store(pairs, Ordering::Relaxed);
+    log_queue_pairs(&path, pairs);
     // Publishing vid hands the device to the worker (SeqCst: see Shared). The store above
     // is ordered before it, so a worker that reads this vid also sees rx_sw_csum.
     shared.vid.store(vid, Ordering::SeqCst);
@@ -194,6 +192,21 @@ unsafe extern "C" fn destroy_device(vid: c_int) {
     };
     shared.withdraw(vid);
     log::info!("{path}: guest detached (vhost device {vid})");
+}
+
+/// The queue pairs the guest of device `vid` has set up so far (at least 1).
+///
+/// # Safety
+/// `vid` is a live device: called from the library's device callbacks only.
+unsafe fn guest_queue_pairs(vid: c_int) -> u16 {
+    // SAFETY: the caller's contract.
+    (unsafe { dpdk_sys::rte_vhost_get_vring_num(vid) } / 2).max(1)
+}
+
+fn log_queue_pairs(path: &str, pairs: u16) {
+    if pairs > 1 {
+        log::info!("{path}: the guest uses {pairs} queue pairs; all are polled");
+    }
 }
 
 /// `vring_state_changed`: the guest enabled or disabled a ring. The library itself refuses
@@ -213,10 +226,9 @@ unsafe extern "C" fn vring_state_changed(vid: c_int, vring: u16, enable: c_int) 
         if let Some((path, shared)) = shared_of(vid) {
             if shared.vid.load(Ordering::SeqCst) == vid {
                 // SAFETY: vid is a live device for the duration of the callback.
-                let pairs = unsafe { (dpdk_sys::rte_vhost_get_vring_num(vid) / 2).max(1) };
-                let before = shared.queue_pairs.fetch_max(pairs, Ordering::Relaxed);
-                if pairs > before {
-                    log::info!("{path}: the guest uses {pairs} queue pairs; all are polled");
+                let pairs = unsafe { guest_queue_pairs(vid) };
+                if shared.queue_pairs.fetch_max(pairs, Ordering::Relaxed) < pairs {
+                    log_queue_pairs(&path, pairs);
                 }
             }
         }

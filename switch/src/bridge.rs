@@ -5,6 +5,7 @@
 //! MAC table and counters, and returns a [`Verdict`]. Transmitting (and copying or
 //! reference-counting mbufs for a flood) is the poll loop's business.
 
+use crate::bump;
 use crate::mac_table::{LearnOutcome, MacTable, PortId, StaticError};
 use crate::wire::{EthernetFrame, MacAddr};
 use std::fmt;
@@ -204,13 +205,6 @@ pub struct BridgeCounters {
     /// A gauge, not a counter: entries in the MAC table (learned + static) as of the last
     /// [`Bridge::maintain`], including expired ones the sweep has not reached yet.
     pub entries: AtomicU64,
-}
-
-/// Adds `n` to a counter that only the calling thread writes. Not a read-modify-write: two
-/// writers would lose increments. See [`BridgeCounters`].
-#[inline]
-fn bump(c: &AtomicU64, n: u64) {
-    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
 /// A plain copy of [`BridgeCounters`].
@@ -425,11 +419,6 @@ impl Bridge {
     #[inline]
     pub fn has_port(&self, port: PortId) -> bool {
         port < self.n_ports || (self.tunnel && port >= TUNNEL_PORT_BASE)
-    }
-
-    /// Whether the bridge is stretched over VXLAN.
-    pub fn is_tunnel(&self) -> bool {
-        self.tunnel
     }
 
     /// Starts loading the MAC table slots that [`Bridge::process`] will need for `frame`

@@ -146,7 +146,8 @@ pub(super) fn check_socket_path_shape(
     Ok(())
 }
 
-/// The directory a socket is created in: the path's parent, or `.` for a bare file name.
+/// The directory a socket is created in: the path's parent, or `.` for a bare file name
+/// (also: the next directory up when walking from a directory to its ancestors).
 fn socket_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -170,10 +171,7 @@ fn resolve_socket_path(path: &Path) -> Option<PathBuf> {
             return Some(out.join(file));
         }
         rest.push(dir.file_name()?.to_os_string());
-        dir = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        dir = socket_dir(&dir).to_path_buf();
     }
 }
 
@@ -204,10 +202,7 @@ fn check_server_socket_fs(
             // ancestor is a directory.
             let mut ancestor = dir;
             loop {
-                ancestor = match ancestor.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p,
-                    _ => Path::new("."),
-                };
+                ancestor = socket_dir(ancestor);
                 match std::fs::metadata(ancestor) {
                     Ok(meta) if meta.is_dir() => break,
                     Ok(_) => {

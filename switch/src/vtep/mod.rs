@@ -23,6 +23,7 @@ pub mod flow_hash;
 pub mod neighbor;
 
 use crate::bridge::MAX_REMOTES;
+use crate::bump;
 use crate::wire::{
     fold_checksum, sum_words, ArpOperation, ArpPacket, EtherType, EthernetFrame, Icmpv4Packet,
     Icmpv4Type, IpProtocol, Ipv4Packet, MacAddr, UdpPacket, VxlanPacket, VXLAN_IPV4_OVERHEAD,
@@ -236,21 +237,10 @@ pub struct VtepCounters {
     pub neighbors_resolved: AtomicU64,
 }
 
-#[inline(always)]
-fn bump(c: &AtomicU64, n: u64) {
-    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
-}
-
 impl VtepCounters {
     #[inline]
     pub fn drop_n(&self, why: VtepDrop, n: u64) {
         bump(&self.drops[why.index()], n);
-    }
-
-    #[inline]
-    pub fn count(&self, c: &AtomicU64, n: u64) {
-        let _ = self;
-        bump(c, n);
     }
 
     pub fn dropped(&self, why: VtepDrop) -> u64 {

@@ -282,19 +282,6 @@ impl<T> Neighbors<T> {
         dropped
     }
 
-    /// Every entry as `(ip, mac, state name, held frames)`, for dumps and logs.
-    pub fn iter(&self) -> impl Iterator<Item = (Ipv4Addr, MacAddr, &'static str, usize)> + '_ {
-        self.entries.iter().map(|e| {
-            let state = match e.state {
-                State::Static => "static",
-                State::Resolved { .. } => "resolved",
-                State::Incomplete { .. } => "incomplete",
-                State::Failed => "failed",
-            };
-            (e.ip, e.mac, state, e.held.len())
-        })
-    }
-
     /// Entries usable right now (static or resolved).
     pub fn resolved_count(&self) -> usize {
         self.entries
