@@ -24,9 +24,35 @@ use std::time::{Duration, Instant};
 static SERIAL: Mutex<()> = Mutex::new(());
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// Held while a test runs busy pollers or guests: the in-process lock orders the tests of
+/// one binary, the file lock orders test binaries (and scripts) run at the same time from
+/// different checkouts, so two sets of pollers never share the two cores.
+pub struct Serial {
+    _file: Option<std::fs::File>,
+    _guard: MutexGuard<'static, ()>,
+}
+
+/// The lock file [`serial`] holds; scripts may take it too (`flock /tmp/dataplane-pollers.lock`).
+pub const POLLERS_LOCK: &str = "/tmp/dataplane-pollers.lock";
+
 /// Serialises tests that start busy pollers. Poisoning (a failed test) does not matter.
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+pub fn serial() -> Serial {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(POLLERS_LOCK)
+        .ok();
+    if let Some(f) = &file {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a file descriptor we own; blocks until the lock is ours, and the
+        // kernel releases it when the file is closed (also when the process dies).
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    }
+    Serial {
+        _file: file,
+        _guard: guard,
+    }
 }
 
 pub fn dataplane_bin() -> PathBuf {
