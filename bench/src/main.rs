@@ -47,6 +47,10 @@ struct Args {
     /// Quiet time that ends a step, in milliseconds.
     #[arg(long, default_value_t = 300)]
     settle_ms: u64,
+    /// Do not read port PORT's receive ring until the last step has been sent (a guest that
+    /// stopped reading: the switch finds its ring full); then drain it and count (repeatable).
+    #[arg(long = "hold-rx", value_name = "PORT")]
+    hold_rx: Vec<usize>,
     /// How long to wait for every port's link to come up, in seconds.
     #[arg(long, default_value_t = 20)]
     link_timeout: u64,
@@ -210,6 +214,8 @@ struct Rig {
     tx_pool: Option<Mempool>,
     foreign: Vec<u64>,
     scratch: Vec<u8>,
+    /// Ports whose receive ring is not read for now (`--hold-rx`).
+    held: Vec<bool>,
 }
 
 impl Rig {
@@ -219,6 +225,9 @@ impl Rig {
         let mut total = 0;
         let mut burst = MbufBurst::new();
         for (i, q) in self.queues.iter_mut().enumerate() {
+            if self.held[i] {
+                continue;
+            }
             let n = q.rx_burst(&mut burst);
             total += n;
             for m in burst.drain() {
@@ -336,6 +345,12 @@ fn parse_steps(args: &Args) -> Result<Vec<Step>, String> {
                 args.sockets.len()
             ));
         }
+    }
+    if let Some(p) = args.hold_rx.iter().find(|&&p| p >= args.sockets.len()) {
+        return Err(format!(
+            "--hold-rx {p}: only {} --vhost-user ports (numbered from 0)",
+            args.sockets.len()
+        ));
     }
     Ok(steps)
 }
@@ -508,9 +523,13 @@ fn run(
         tx_pool: None,
         foreign: vec![0; n_ports],
         scratch: Vec::new(),
+        held: vec![false; n_ports],
     };
     drain_for(&mut rig, Duration::from_millis(args.link_settle_ms));
     rig.foreign.iter_mut().for_each(|f| *f = 0);
+    for &p in &args.hold_rx {
+        rig.held[p] = true;
+    }
 
     let mut states: Vec<StepState> = steps
         .iter()
@@ -556,6 +575,16 @@ fn run(
             s.spec.size,
             got.join(" ")
         );
+    }
+    if rig.held.contains(&true) {
+        // The held guest reads its ring again: what the switch put there is counted now.
+        rig.held.iter_mut().for_each(|h| *h = false);
+        rig.settle(
+            &mut states,
+            Duration::from_millis(args.settle_ms),
+            Duration::from_secs(10),
+        );
+        let _ = writeln!(human, "held ports drained");
     }
     let generator = match gen_opts {
         Some(opts) => {

@@ -15,7 +15,8 @@ pub use switch::bump;
 pub enum PortDrop {
     /// The bridge refused the frame (see [`switch::bridge::DropReason`]), on its ingress port.
     Bridge(DropReason),
-    /// tx_burst took fewer packets than offered while the link was up: the peer's ring is full.
+    /// The peer's ring stayed full (the port took nothing) for `tx_retries_max` loop passes
+    /// while the link was up, or a frame arrived while the port's buffer was still full.
     TxQueueFull,
     /// tx_burst took fewer packets than offered and the link is down (no guest attached).
     TxLinkDown,
@@ -61,6 +62,9 @@ pub struct PortCounters {
     pub rx: AtomicU64,
     /// Frames handed to the port's tx queue.
     pub tx: AtomicU64,
+    /// Loop passes on which frames the port's queue had no room for were kept for another
+    /// try instead of being dropped (see `tx_retries_max`).
+    pub tx_retries: AtomicU64,
     /// Frames dropped, by [`PortDrop::index`].
     pub drops: [AtomicU64; PORT_DROP_KINDS],
     /// Set by the main lcore from the PMD's link state, only when it changes (so the
@@ -83,6 +87,7 @@ impl PortCounters {
         PortCountersSnapshot {
             rx: self.rx.load(Relaxed),
             tx: self.tx.load(Relaxed),
+            tx_retries: self.tx_retries.load(Relaxed),
             drops,
         }
     }
@@ -93,6 +98,7 @@ impl PortCounters {
 pub struct PortCountersSnapshot {
     pub rx: u64,
     pub tx: u64,
+    pub tx_retries: u64,
     pub drops: [u64; PORT_DROP_KINDS],
 }
 

@@ -66,6 +66,9 @@ struct OpenPort {
     server_socket: Option<PathBuf>,
     /// A vhost-user port (either path): its guest can come and go.
     is_vhost_user: bool,
+    /// Loop passes a burst the port's queue had no room for waits before it is dropped
+    /// (`tx_retries_max`; 0 for ethdev ports: a NIC's queue drains at line rate).
+    tx_retries_max: u8,
     counters: Arc<PortCounters>,
 }
 
@@ -354,7 +357,7 @@ pub fn run(
                     .control
                     .take_queue()
                     .expect("a freshly opened port has its queue");
-                WorkerPort::new(q, p.counters.clone())
+                WorkerPort::new(q, p.counters.clone(), p.tx_retries_max)
             })
             .collect(),
         roles,
@@ -374,6 +377,7 @@ pub fn run(
                     .then(|| p.counters.link_up.load(Ordering::Relaxed))
             })
             .collect(),
+        tx_waiting: 0,
     };
     let (done_tx, done_rx) = crossbeam::channel::bounded(1);
     eal.launch(worker_lcore, move || {
@@ -554,7 +558,9 @@ fn open_port(
         })?;
     let setup_err = |e: dpdk::Error| RunError::Setup(format!("port {name:?}: {e}"));
     let (control, server_socket) = match &pc.kind {
-        PortKind::VhostUser { path, mode, access } => {
+        PortKind::VhostUser {
+            path, mode, access, ..
+        } => {
             let client = matches!(mode, VhostMode::Client);
             // While this port's socket is bound (below), the umask gives it exactly
             // socket_mode: bind() creates it with 0777 & !umask, so no chmod after the fact
@@ -606,6 +612,10 @@ fn open_port(
         control,
         server_socket,
         is_vhost_user: matches!(pc.kind, PortKind::VhostUser { .. }),
+        tx_retries_max: match pc.kind {
+            PortKind::VhostUser { tx_retries_max, .. } => tx_retries_max,
+            PortKind::Dpdk { .. } => 0,
+        },
         counters: Arc::new(PortCounters::default()),
     })
 }
@@ -742,7 +752,7 @@ impl Stats<'_> {
                 }
             );
             let c = &now.ports[i];
-            line += &format!(" rx={} tx={}", c.rx, c.tx);
+            line += &format!(" rx={} tx={} tx_retries={}", c.rx, c.tx, c.tx_retries);
             if let Some(then) = rates_since {
                 let secs = now.at.duration_since(then.at).as_secs_f64();
                 line += &format!(

@@ -31,43 +31,72 @@ pub struct WorkerPort<P: PacketPort> {
     pub io: P,
     pub counters: Arc<PortCounters>,
     tx: MbufBurst,
+    /// Loop passes the buffered frames may wait for room in the port's queue.
+    tx_retries_max: u8,
+    /// Passes in a row on which the port took none of them.
+    tx_stalled: u8,
 }
 
 impl<P: PacketPort> WorkerPort<P> {
-    pub fn new(io: P, counters: Arc<PortCounters>) -> Self {
+    pub fn new(io: P, counters: Arc<PortCounters>, tx_retries_max: u8) -> Self {
         WorkerPort {
             io,
             counters,
             tx: MbufBurst::new(),
+            tx_retries_max,
+            tx_stalled: 0,
         }
     }
 
-    /// Sends what is buffered; what the port does not take is freed and counted.
+    /// Sends what is buffered. Returns whether frames are still buffered, to be tried again
+    /// on the next loop pass.
+    ///
+    /// A guest drains its receive ring in bursts of its own (under TCG, or while its vCPU is
+    /// descheduled, it can stall for a while): dropping what a full ring refuses costs a TCP
+    /// sender a retransmit and a halved window. So what the port did not take stays in the
+    /// buffer (in order; new frames queue behind it) until the port has taken nothing on
+    /// `tx_retries_max` passes in a row, like OVS's `tx-retries-max`; then it is freed and
+    /// counted. The other ports are served between two tries, so a stuck guest costs them
+    /// nothing but a slot in the pending set. With the link down, nothing waits.
     #[inline]
-    fn flush(&mut self) {
+    fn flush(&mut self) -> bool {
         if self.tx.is_empty() {
-            return;
+            return false;
         }
         let sent = self.io.tx_burst(&mut self.tx);
         bump(&self.counters.tx, sent as u64);
-        if !self.tx.is_empty() {
-            let why = if self.counters.link_up.load(Relaxed) {
-                PortDrop::TxQueueFull
-            } else {
-                PortDrop::TxLinkDown
-            };
-            let dropped = self.tx.clear();
-            self.counters.drop_n(why, dropped as u64);
+        if self.tx.is_empty() {
+            self.tx_stalled = 0;
+            return false;
         }
+        let link_up = self.counters.link_up.load(Relaxed);
+        if sent > 0 {
+            self.tx_stalled = 0;
+        }
+        if link_up && self.tx_stalled < self.tx_retries_max {
+            self.tx_stalled += 1;
+            bump(&self.counters.tx_retries, 1);
+            return true;
+        }
+        let why = if link_up {
+            PortDrop::TxQueueFull
+        } else {
+            PortDrop::TxLinkDown
+        };
+        let dropped = self.tx.clear();
+        self.counters.drop_n(why, dropped as u64);
+        self.tx_stalled = 0;
+        false
     }
 
+    /// Buffers `m` for the next flush; a full buffer is flushed first. If the port still
+    /// has no room (its frames are waiting for a retry), `m` is dropped and counted: the
+    /// frames ahead of it keep their order and their chance.
     #[inline]
     fn enqueue(&mut self, m: Mbuf) {
         if self.tx.is_full() {
             self.flush();
         }
-        // After a flush the buffer has room, so this cannot fail; if it ever did, the
-        // returned mbuf is dropped (freed) here rather than leaked.
         if let Err(m) = self.tx.push(m) {
             drop(m);
             self.counters.drop_n(PortDrop::TxQueueFull, 1);
@@ -128,6 +157,8 @@ pub struct Worker<P: PacketPort> {
     /// read down for reasons that do not move hosts, such as a TAP moved to another network
     /// namespace).
     pub link_seen: Vec<Option<bool>>,
+    /// Ports whose buffered frames wait for another try (see [`WorkerPort::flush`]).
+    pub tx_waiting: Pending,
 }
 
 /// A worker serves at most this many ports: it tracks ports with frames waiting to be sent
@@ -148,7 +179,7 @@ const TABLE_PREFETCH_DISTANCE: usize = 8;
 const HOUSEKEEPING_EVERY: u64 = 64;
 
 /// The pending-transmit set: bit `i` = port `i` has frames buffered.
-type Pending = u64;
+pub type Pending = u64;
 
 impl<P: PacketPort> Worker<P> {
     /// Polls until `quit` is set. Returns the worker with its ports, so the caller can drop
@@ -181,8 +212,9 @@ impl<P: PacketPort> Worker<P> {
                 };
             }
             // One tx burst per port per loop, with everything every ingress port sent it:
-            // fewer, fuller bursts mean fewer guest notifications.
-            self.flush(pending);
+            // fewer, fuller bursts mean fewer guest notifications. Frames a port had no
+            // room for last time are tried again.
+            self.tx_waiting = self.flush(pending | self.tx_waiting);
             perf.iterations += 1;
             if perf.iterations.is_multiple_of(HOUSEKEEPING_EVERY) {
                 self.housekeeping(loop_start);
@@ -213,13 +245,18 @@ impl<P: PacketPort> Worker<P> {
         self
     }
 
+    /// Flushes the ports in `pending`; returns those with frames still waiting.
     #[inline]
-    fn flush(&mut self, mut pending: Pending) {
+    fn flush(&mut self, mut pending: Pending) -> Pending {
+        let mut waiting = 0;
         while pending != 0 {
             let out = pending.trailing_zeros() as usize;
             pending &= pending - 1;
-            self.ports[out].flush();
+            if self.ports[out].flush() {
+                waiting |= 1 << out;
+            }
         }
+        waiting
     }
 
     /// Aging, MAC flushes for ports that went down, ARP timers; ARP requests go out at once.
@@ -254,8 +291,8 @@ impl<P: PacketPort> Worker<P> {
                     }
                 }
             });
-            if sent {
-                uplink.flush();
+            if sent && uplink.flush() {
+                self.tx_waiting |= 1 << v.underlay;
             }
         }
     }

@@ -589,3 +589,65 @@ fn sigint_under_load_returns_every_mbuf() {
     );
     let _ = guests.join();
 }
+
+/// A guest that stops reading its receive ring: frames to it wait in the port's buffer for
+/// up to `tx_retries_max` loop passes without progress (counted as tx_retries), then are
+/// dropped and counted; every frame is either delivered or counted, none is held forever
+/// or leaked, and with `tx_retries_max = 0` nothing waits.
+#[test]
+fn full_guest_ring_is_retried_then_dropped_and_counted() {
+    let _serial = serial();
+    const SENT: u64 = 2000;
+    for retries in [8u8, 0] {
+        let s = Scratch::new(&format!("txretry{retries}"));
+        let socks = vec![s.sock("a"), s.sock("b")];
+        let cfg = s.write(
+            "retry.toml",
+            &format!(
+                "[[port]]\nname = \"a\"\ntype = \"vhost-user\"\npath = \"{}\"\n\n\
+                 [[port]]\nname = \"b\"\ntype = \"vhost-user\"\npath = \"{}\"\ntx_retries_max = {retries}\n",
+                socks[0].display(),
+                socks[1].display()
+            ),
+        );
+        let dp = Dataplane::start(&s, &["--config".into(), cfg.display().to_string()]);
+        let steps = [
+            step(1, B, BCAST, 1, 64),       // learns B on port 1
+            step(0, A, B, SENT as u32, 64), // port 1 is not read until this is sent
+        ];
+        let r = traffic(&s, &socks, &steps, &["--hold-rx", "1"]);
+        let (st, f, diag) = dp.stop();
+        assert!(st.success(), "{diag}");
+        assert_eq!(f.get("mempool", "in_use"), 0, "{diag}");
+        assert_eq!(sent(&r, 1), SENT, "{diag}");
+        let delivered = f.get("port=b", "tx");
+        let dropped = f.get("port=b", "drop_tx_queue_full");
+        // Frame 0 (B's broadcast) went to port a; port b's tx is step 1 alone.
+        assert_eq!(
+            delivered + dropped,
+            SENT,
+            "every frame delivered or counted\n{diag}"
+        );
+        assert_eq!(
+            rx(&r, 1, 1),
+            delivered,
+            "the held guest got what was sent to it\n{diag}"
+        );
+        assert!(
+            dropped > 0,
+            "a 256-entry ring cannot take {SENT} frames\n{diag}"
+        );
+        let tried = f.get("port=b", "tx_retries");
+        eprintln!(
+            "tx_retries_max={retries}: delivered={delivered} dropped={dropped} tx_retries={tried}"
+        );
+        if retries == 0 {
+            assert_eq!(tried, 0, "tx_retries_max = 0 never waits\n{diag}");
+        } else {
+            assert!(
+                tried >= u64::from(retries),
+                "a full ring is tried {retries} more times before a drop\n{diag}"
+            );
+        }
+    }
+}

@@ -82,6 +82,9 @@ pub enum PortKind {
         mode: VhostMode,
         /// Who may use a server socket (the dataplane creates it); unused in client mode.
         access: SocketAccess,
+        /// `tx_retries_max`: how many more loop passes a burst the guest's receive ring had
+        /// no room for stays queued before it is dropped (OVS's `tx-retries-max`).
+        tx_retries_max: u8,
     },
     /// `type = "dpdk"`: a NIC or vdev probed by its devargs.
     Dpdk { devargs: String },
@@ -106,6 +109,11 @@ pub struct SocketAccess {
 /// `socket_mode` when not given: owner and group read-write (connect needs write), so
 /// QEMU's user can be the group.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o660;
+/// `tx_retries_max` when not given: OVS's default for vhost-user ports.
+pub const DEFAULT_TX_RETRIES_MAX: u8 = 8;
+/// The largest `tx_retries_max` (OVS's limit too).
+pub const MAX_TX_RETRIES: u8 = 32;
+
 /// `socket_dir_mode` when not given.
 pub const DEFAULT_SOCKET_DIR_MODE: u32 = 0o755;
 
@@ -348,6 +356,7 @@ impl Config {
                 path,
                 mode: VhostMode::Server,
                 access: SocketAccess::default(),
+                tx_retries_max: DEFAULT_TX_RETRIES_MAX,
             },
         });
         if self.bridges.is_empty() {

@@ -41,6 +41,7 @@ struct RawPort {
     socket_group: Option<String>,
     socket_mode: Option<String>,
     socket_dir_mode: Option<String>,
+    tx_retries_max: Option<i64>,
     devargs: Option<String>,
 }
 
@@ -229,10 +230,28 @@ fn port_from_raw(i: usize, rp: RawPort, errs: &Errs<'_>) -> Result<PortConfig, C
                     )),
                 };
             let access = socket_access(i, label, mode, &rp, errs)?;
+            let tx_retries_max = match rp.tx_retries_max {
+                None => DEFAULT_TX_RETRIES_MAX,
+                Some(v) => match range_problem(i128::from(v), 0, u64::from(MAX_TX_RETRIES)) {
+                    // In range, so it fits a u8.
+                    None => v as u8,
+                    Some(problem) => {
+                        return Err(errs.invalid(
+                            port_field(i, label, "tx_retries_max"),
+                            problem,
+                            format!(
+                                "give 0 (drop at once when the guest's ring is full) to \
+                                 {MAX_TX_RETRIES}; the default is {DEFAULT_TX_RETRIES_MAX}"
+                            ),
+                        ))
+                    }
+                },
+            };
             PortKind::VhostUser {
                 path: PathBuf::from(path),
                 mode,
                 access,
+                tx_retries_max,
             }
         }
         Some("dpdk") => {
@@ -243,6 +262,7 @@ fn port_from_raw(i: usize, rp: RawPort, errs: &Errs<'_>) -> Result<PortConfig, C
                 ("socket_group", &rp.socket_group),
                 ("socket_mode", &rp.socket_mode),
                 ("socket_dir_mode", &rp.socket_dir_mode),
+                ("tx_retries_max", &rp.tx_retries_max.map(|v| v.to_string())),
             ] {
                 if value.is_some() {
                     return Err(errs.invalid(

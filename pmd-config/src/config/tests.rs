@@ -111,6 +111,7 @@ fn vhost(name: &str, path: &str, mode: VhostMode) -> PortConfig {
             path: PathBuf::from(path),
             mode,
             access: SocketAccess::default(),
+            tx_retries_max: DEFAULT_TX_RETRIES_MAX,
         },
     }
 }
@@ -898,6 +899,33 @@ fn socket_access_keys() {
         ORIGIN,
     )
     .unwrap_err();
+    assert!(e.to_string().contains("setting of vhost-user ports"), "{e}");
+}
+
+#[test]
+fn tx_retries_max_key() {
+    let text = |extra: &str| {
+        format!("[[port]]\nname = \"vm1\"\ntype = \"vhost-user\"\npath = \"/run/x.sock\"\n{extra}")
+    };
+    let retries =
+        |extra: &str| match Config::from_toml_str(&text(extra), ORIGIN).unwrap().ports[0].kind {
+            PortKind::VhostUser { tx_retries_max, .. } => tx_retries_max,
+            _ => panic!("a vhost-user port"),
+        };
+    assert_eq!(retries(""), DEFAULT_TX_RETRIES_MAX);
+    assert_eq!(retries("tx_retries_max = 0\n"), 0);
+    assert_eq!(retries("tx_retries_max = 32\n"), 32);
+    for bad in ["tx_retries_max = 33\n", "tx_retries_max = -1\n"] {
+        let e = Config::from_toml_str(&text(bad), ORIGIN).unwrap_err();
+        assert_eq!(e.field(), Some("port[0] \"vm1\": tx_retries_max"), "{e}");
+        assert!(e.to_string().contains("to 32"), "{e}");
+    }
+    let e = Config::from_toml_str(
+        "[[port]]\nname = \"up\"\ntype = \"dpdk\"\ndevargs = \"net_null0\"\ntx_retries_max = 4\n",
+        ORIGIN,
+    )
+    .unwrap_err();
+    assert_eq!(e.field(), Some("port[0] \"up\": tx_retries_max"), "{e}");
     assert!(e.to_string().contains("setting of vhost-user ports"), "{e}");
 }
 
