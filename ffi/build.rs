@@ -47,7 +47,7 @@ fn main() {
         .allowlist_type("rte_.*")
         // VIRTIO_NET_F_*: virtio-net feature bit numbers (linux/virtio_net.h, via rte_vhost.h),
         // for the features a vhost-user port offers or refuses.
-        .allowlist_var("RTE_.*|VIRTIO_NET_F_.*")
+        .allowlist_var("RTE_.*|VIRTIO_NET_F_.*|VIRTIO_F_VERSION_1")
         .blocklist_type("max_align_t")
         // rte_flow.h pulls in a packed struct that contains an aligned one (E0588).
         .opaque_type("rte_l2tpv2_combined_msg_hdr")

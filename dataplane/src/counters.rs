@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use switch::bridge::DropReason;
+use switch::tso::TsoError;
 
 pub use switch::bump;
 
@@ -22,9 +23,20 @@ pub enum PortDrop {
     TxLinkDown,
     /// A frame to flood on a bridge with no port but its ingress.
     NoOtherPort,
+    /// A large TCP frame from a guest (host TSO) that could not be segmented.
+    Tso(TsoError),
+    /// No mbuf for a segment of a large TCP frame (the pool is exhausted), or a segment
+    /// larger than an mbuf (a guest MTU above the dataplane's); the rest of the frame is lost.
+    TsoNoBuffer,
 }
 
-pub const PORT_DROP_KINDS: usize = DropReason::ALL.len() + 3;
+const TSO_ERRORS: [TsoError; 3] = [
+    TsoError::NotTcp,
+    TsoError::BadSize,
+    TsoError::LengthMismatch,
+];
+
+pub const PORT_DROP_KINDS: usize = DropReason::ALL.len() + 4 + TSO_ERRORS.len();
 
 impl PortDrop {
     pub fn index(self) -> usize {
@@ -33,6 +45,16 @@ impl PortDrop {
             PortDrop::TxQueueFull => DropReason::ALL.len(),
             PortDrop::TxLinkDown => DropReason::ALL.len() + 1,
             PortDrop::NoOtherPort => DropReason::ALL.len() + 2,
+            PortDrop::TsoNoBuffer => DropReason::ALL.len() + 3,
+            PortDrop::Tso(e) => {
+                DropReason::ALL.len()
+                    + 4
+                    + match e {
+                        TsoError::NotTcp => 0,
+                        TsoError::BadSize => 1,
+                        TsoError::LengthMismatch => 2,
+                    }
+            }
         }
     }
 
@@ -42,15 +64,22 @@ impl PortDrop {
             PortDrop::TxQueueFull => "tx_queue_full",
             PortDrop::TxLinkDown => "tx_link_down",
             PortDrop::NoOtherPort => "no_other_port",
+            PortDrop::TsoNoBuffer => "tso_no_buffer",
+            PortDrop::Tso(e) => e.name(),
         }
     }
 
     pub fn all() -> impl Iterator<Item = PortDrop> {
-        DropReason::ALL.into_iter().map(PortDrop::Bridge).chain([
-            PortDrop::TxQueueFull,
-            PortDrop::TxLinkDown,
-            PortDrop::NoOtherPort,
-        ])
+        DropReason::ALL
+            .into_iter()
+            .map(PortDrop::Bridge)
+            .chain([
+                PortDrop::TxQueueFull,
+                PortDrop::TxLinkDown,
+                PortDrop::NoOtherPort,
+                PortDrop::TsoNoBuffer,
+            ])
+            .chain(TSO_ERRORS.into_iter().map(PortDrop::Tso))
     }
 }
 
@@ -65,6 +94,12 @@ pub struct PortCounters {
     /// Loop passes on which frames the port's queue had no room for were kept for another
     /// try instead of being dropped (see `tx_retries_max`).
     pub tx_retries: AtomicU64,
+    /// Large TCP frames the guest on this port sent for the host to segment (host TSO)...
+    pub rx_tso: AtomicU64,
+    /// ... of them, those cut into MTU-sized frames in software (for a destination that
+    /// does not take them whole), and the frames that made.
+    pub tso_segmented: AtomicU64,
+    pub tso_segments: AtomicU64,
     /// Frames dropped, by [`PortDrop::index`].
     pub drops: [AtomicU64; PORT_DROP_KINDS],
     /// Set by the main lcore from the PMD's link state, only when it changes (so the
@@ -88,6 +123,9 @@ impl PortCounters {
             rx: self.rx.load(Relaxed),
             tx: self.tx.load(Relaxed),
             tx_retries: self.tx_retries.load(Relaxed),
+            rx_tso: self.rx_tso.load(Relaxed),
+            tso_segmented: self.tso_segmented.load(Relaxed),
+            tso_segments: self.tso_segments.load(Relaxed),
             drops,
         }
     }
@@ -99,6 +137,9 @@ pub struct PortCountersSnapshot {
     pub rx: u64,
     pub tx: u64,
     pub tx_retries: u64,
+    pub rx_tso: u64,
+    pub tso_segmented: u64,
+    pub tso_segments: u64,
     pub drops: [u64; PORT_DROP_KINDS],
 }
 

@@ -49,6 +49,14 @@ impl PacketPort for PortIo {
             PortIo::Vhost(q) => q.tx_burst(burst),
         }
     }
+
+    #[inline]
+    fn accepts_tso(&self, ipv6: bool) -> bool {
+        match self {
+            PortIo::Eth(q) => q.accepts_tso(ipv6),
+            PortIo::Vhost(q) => q.accepts_tso(ipv6),
+        }
+    }
 }
 
 /// The control handle of one bridge port, kept by the main lcore.

@@ -370,6 +370,7 @@ pub fn run(
         quit: quit.clone(),
         counters: worker_counters.clone(),
         sleep_max_us: opts.sleep_max_us,
+        pool: pool.clone(),
         link_seen: ports
             .iter()
             .map(|p| {
@@ -752,7 +753,10 @@ impl Stats<'_> {
                 }
             );
             let c = &now.ports[i];
-            line += &format!(" rx={} tx={} tx_retries={}", c.rx, c.tx, c.tx_retries);
+            line += &format!(
+                " rx={} tx={} tx_retries={} rx_tso={} tso_segmented={} tso_segments={}",
+                c.rx, c.tx, c.tx_retries, c.rx_tso, c.tso_segmented, c.tso_segments
+            );
             if let Some(then) = rates_since {
                 let secs = now.at.duration_since(then.at).as_secs_f64();
                 line += &format!(

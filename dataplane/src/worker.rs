@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use switch::bridge::{remote_of, tunnel_port, Bridge, Verdict};
+use switch::tso::{IpVersion, TcpSegmenter};
 use switch::vtep::{Encap, RemoteId, Rx, Vtep, VtepDrop};
 use switch::wire::VXLAN_IPV4_OVERHEAD;
 use switch::PortId;
@@ -151,6 +152,8 @@ pub struct Worker<P: PacketPort> {
     pub counters: Arc<WorkerCounters>,
     /// Longest idle sleep in microseconds (`--pmd-sleep-max`); 0 = poll without pause.
     pub sleep_max_us: u32,
+    /// Where segments of large TCP frames come from.
+    pub pool: Mempool,
     /// For each vhost-user bridge port, its link state as the worker last saw it (from
     /// `PortCounters::link_up`, which the main lcore keeps): when its guest goes away, the
     /// MACs learned on it are flushed. `None` for other ports (an ethdev's link can also
@@ -342,6 +345,9 @@ impl<P: PacketPort> Worker<P> {
         m: Mbuf,
         now: u64,
     ) -> Pending {
+        if let Some(mss) = m.gso_mss() {
+            return self.deliver_large(b, ingress, verdict, m, mss, now);
+        }
         match verdict {
             Verdict::Forward(out) => match remote_of(out) {
                 None => {
@@ -358,6 +364,78 @@ impl<P: PacketPort> Worker<P> {
                 0
             }
         }
+    }
+
+    /// Carries out the bridge's verdict for a large TCP frame a guest handed over for the
+    /// host to segment (virtio-net host TSO, up to 64 KiB with the MSS beside it): to a
+    /// guest that takes such frames it goes whole (marked for the vhost library, which
+    /// passes the MSS and the pending checksum on); for any other destination (a guest
+    /// without TSO receive, an ethdev port, the VXLAN underlay, a flood) it is cut into
+    /// MSS-sized frames with complete checksums first, each then delivered like any frame.
+    /// Large frames only come from guests, never from the tunnel.
+    #[inline(never)]
+    fn deliver_large(
+        &mut self,
+        b: usize,
+        ingress: PortId,
+        verdict: Verdict,
+        mut m: Mbuf,
+        mss: u16,
+        now: u64,
+    ) -> Pending {
+        let Some(&in_port) = self.bridges[b].members.get(ingress as usize) else {
+            return 0;
+        };
+        bump(&self.ports[in_port].counters.rx_tso, 1);
+        let segmenter = match TcpSegmenter::new(m.data(), m.pkt_len() as usize, mss) {
+            Ok(s) => s,
+            Err(e) => {
+                self.count_drop(b, ingress, PortDrop::Tso(e));
+                return 0;
+            }
+        };
+        let h = segmenter.headers();
+        let ipv6 = h.ip == IpVersion::V6;
+        match verdict {
+            Verdict::Drop(why) => {
+                self.count_drop(b, ingress, PortDrop::Bridge(why));
+                return 0;
+            }
+            Verdict::Forward(out) if remote_of(out).is_none() => {
+                let port = self.bridges[b].members[out as usize];
+                if self.ports[port].io.accepts_tso(ipv6) {
+                    // Header lengths are bounded by the parser (18, 60, 60).
+                    m.set_tcp_tso(h.l2_len as u8, h.l3_len as u16, h.l4_len as u8, ipv6);
+                    self.ports[port].enqueue(m);
+                    return 1 << port;
+                }
+            }
+            _ => {}
+        }
+        let hlen = h.len();
+        let count = segmenter.count();
+        let mut pending = 0;
+        let mut made = 0u64;
+        for i in 0..count {
+            let len = segmenter.segment_len(i);
+            let (start, _) = segmenter.payload_range(i);
+            let seg = self.pool.alloc().and_then(|mut seg| {
+                let buf = seg.append(u16::try_from(len).ok()?)?;
+                // The headers are written by write_segment; the payload is copied here.
+                (m.read(hlen + start, &mut buf[hlen..]) && segmenter.write_segment(i, buf))
+                    .then_some(seg)
+            });
+            let Some(seg) = seg else {
+                self.count_drop(b, ingress, PortDrop::TsoNoBuffer);
+                break;
+            };
+            made += 1;
+            pending |= self.deliver(b, ingress, verdict, seg, now);
+        }
+        let c = &self.ports[in_port].counters;
+        bump(&c.tso_segmented, 1);
+        bump(&c.tso_segments, made);
+        pending
     }
 
     /// Counts a drop on the port the frame came in on (the underlay port for frames from

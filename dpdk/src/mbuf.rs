@@ -134,6 +134,86 @@ impl Mbuf {
         }
     }
 
+    /// The maximum segment size of a large TCP frame a guest handed over for the host to
+    /// segment (virtio-net GSO, which the vhost library reports as `RTE_MBUF_F_RX_LRO` with
+    /// the guest's `gso_size` in `tso_segsz`), or `None` for an ordinary frame.
+    #[inline]
+    pub fn gso_mss(&self) -> Option<u16> {
+        const LRO: u64 = dpdk_sys::RTE_MBUF_F_RX_LRO as u64;
+        // SAFETY: we own the mbuf; ol_flags and tx_offload are plain fields of its header.
+        let (flags, tx_offload) = unsafe {
+            let m = self.raw.as_ptr();
+            ((*m).ol_flags, (*m).__bindgen_anon_3.tx_offload)
+        };
+        if flags & LRO == 0 {
+            return None;
+        }
+        let mss = (tx_offload >> dpdk_sys::RTE_MBUF_TSO_SEGSZ_OFS) as u16;
+        (mss > 0).then_some(mss)
+    }
+
+    /// Marks a large TCP frame (see [`Mbuf::gso_mss`]) for a receiver that takes it whole:
+    /// `RTE_MBUF_F_TX_TCP_SEG` with the header lengths, so the vhost library hands it to a
+    /// guest that negotiated `GUEST_TSO4/6` as one GSO packet (gso_size = the MSS the
+    /// sender chose, checksum left to the guest as the sender left it to us).
+    #[inline]
+    pub fn set_tcp_tso(&mut self, l2_len: u8, l3_len: u16, l4_len: u8, ipv6: bool) {
+        const RX_MASK: u64 =
+            (dpdk_sys::RTE_MBUF_F_RX_LRO | dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_MASK) as u64;
+        let ip = if ipv6 {
+            dpdk_sys::RTE_MBUF_F_TX_IPV6
+        } else {
+            dpdk_sys::RTE_MBUF_F_TX_IPV4
+        };
+        // SAFETY: we own the mbuf; these are plain fields of its header. The MSS bits of
+        // tx_offload are kept; the length bit fields are replaced.
+        unsafe {
+            let m = self.raw.as_ptr();
+            let keep_mss =
+                (*m).__bindgen_anon_3.tx_offload & (0xffff << dpdk_sys::RTE_MBUF_TSO_SEGSZ_OFS);
+            (*m).__bindgen_anon_3.tx_offload = keep_mss
+                | u64::from(l2_len) << dpdk_sys::RTE_MBUF_L2_LEN_OFS
+                | u64::from(l3_len) << dpdk_sys::RTE_MBUF_L3_LEN_OFS
+                | u64::from(l4_len) << dpdk_sys::RTE_MBUF_L4_LEN_OFS;
+            (*m).ol_flags = ((*m).ol_flags & !RX_MASK) | dpdk_sys::RTE_MBUF_F_TX_TCP_SEG | ip;
+        }
+    }
+
+    /// Copies `out.len()` bytes of the packet, starting `offset` bytes in, across its
+    /// segments (`rte_pktmbuf_read`); false (and `out` partly written) when the packet is
+    /// shorter.
+    pub fn read(&self, mut offset: usize, out: &mut [u8]) -> bool {
+        let mut done = 0;
+        let mut seg = self.raw.as_ptr();
+        while done < out.len() {
+            if seg.is_null() {
+                return false;
+            }
+            // SAFETY: seg is the head or a `next` of a chain we own a reference to; each
+            // segment's data_off/data_len describe initialised bytes of its buffer.
+            let (p, len, next) = unsafe {
+                (
+                    ((*seg).buf_addr as *const u8).add((*seg).data_off as usize),
+                    (*seg).data_len as usize,
+                    (*seg).next,
+                )
+            };
+            if offset < len {
+                let n = (len - offset).min(out.len() - done);
+                // SAFETY: offset + n <= len bytes are readable at p; out has room for n.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(p.add(offset), out.as_mut_ptr().add(done), n)
+                };
+                done += n;
+                offset = 0;
+            } else {
+                offset -= len;
+            }
+            seg = next;
+        }
+        true
+    }
+
     /// Whether the packet is one segment: [`Mbuf::data`] is then the whole frame.
     #[inline]
     pub fn is_contiguous(&self) -> bool {

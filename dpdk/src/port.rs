@@ -13,6 +13,14 @@ pub trait PacketPort {
     /// Sends from the front of `burst`; sent mbufs leave it, unsent ones stay at its front
     /// for the caller to retry or drop. Returns how many were sent.
     fn tx_burst(&mut self, burst: &mut MbufBurst) -> usize;
+    /// Whether the port takes a large TCP frame whole (marked with
+    /// [`Mbuf::set_tcp_tso`](crate::Mbuf::set_tcp_tso)) for IPv4 (`ipv6 == false`) or IPv6:
+    /// a guest that negotiated TSO receive. Everything else gets MTU-sized frames with
+    /// their checksums filled in.
+    #[inline]
+    fn accepts_tso(&self, _ipv6: bool) -> bool {
+        false
+    }
 }
 
 /// One rx/tx queue pair of an ethdev port: the data-path handle a worker lcore owns.

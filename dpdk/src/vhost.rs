@@ -42,10 +42,49 @@ const NO_DEVICE: c_int = -1;
 /// account; the dataplane never reads those statistics and counts packets itself.
 const BASE_FLAGS: u64 = dpdk_sys::RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS as u64;
 
-/// Features refused to the guest, as net_vhost does by default (`tso=0`): with host TSO a
-/// guest may hand us 64 KiB TCP segments that only a NIC with TSO could send on.
+/// Features refused to the guest, as OVS-DPDK refuses them: explicit congestion
+/// notification on TSO frames and UDP fragmentation offload (large UDP datagrams to be
+/// cut into IP fragments), which the dataplane does not implement. Host TSO (TCP over
+/// IPv4 and IPv6) and checksum offload are offered: large TCP frames pass whole to guests
+/// that take them and are segmented in software for every other port.
 const DISABLED_FEATURES: u64 =
-    (1 << dpdk_sys::VIRTIO_NET_F_HOST_TSO4) | (1 << dpdk_sys::VIRTIO_NET_F_HOST_TSO6);
+    (1 << dpdk_sys::VIRTIO_NET_F_HOST_ECN) | (1 << dpdk_sys::VIRTIO_NET_F_HOST_UFO);
+
+/// `Shared::guest_tso` bits: the guest takes large TCP/IPv4 (TCP/IPv6) frames whole.
+const GUEST_TSO4: u8 = 1;
+const GUEST_TSO6: u8 = 2;
+
+/// Names of the virtio-net feature bits worth logging, as the virtio spec spells them.
+const FEATURE_NAMES: [(u32, &str); 13] = [
+    (dpdk_sys::VIRTIO_NET_F_CSUM, "CSUM"),
+    (dpdk_sys::VIRTIO_NET_F_GUEST_CSUM, "GUEST_CSUM"),
+    (dpdk_sys::VIRTIO_NET_F_MTU, "MTU"),
+    (dpdk_sys::VIRTIO_NET_F_GUEST_TSO4, "GUEST_TSO4"),
+    (dpdk_sys::VIRTIO_NET_F_GUEST_TSO6, "GUEST_TSO6"),
+    (dpdk_sys::VIRTIO_NET_F_GUEST_ECN, "GUEST_ECN"),
+    (dpdk_sys::VIRTIO_NET_F_GUEST_UFO, "GUEST_UFO"),
+    (dpdk_sys::VIRTIO_NET_F_HOST_TSO4, "HOST_TSO4"),
+    (dpdk_sys::VIRTIO_NET_F_HOST_TSO6, "HOST_TSO6"),
+    (dpdk_sys::VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF"),
+    (dpdk_sys::VIRTIO_NET_F_STATUS, "STATUS"),
+    (dpdk_sys::VIRTIO_NET_F_MQ, "MQ"),
+    (dpdk_sys::VIRTIO_F_VERSION_1, "VERSION_1"),
+];
+
+/// The negotiated features worth knowing about, by name (the offloads, MQ, mergeable
+/// buffers), for the log.
+fn feature_names(features: u64) -> String {
+    let names: Vec<&str> = FEATURE_NAMES
+        .iter()
+        .filter(|(bit, _)| features & (1u64 << bit) != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(" ")
+    }
+}
 
 /// What the control thread (callbacks) and the worker (bursts) share about one port.
 ///
@@ -66,6 +105,9 @@ struct Shared {
     /// The guest negotiated `VIRTIO_NET_F_CSUM`: it may send TCP/UDP packets whose checksum
     /// it left to us. Written before `vid` is published, read after `vid` is read.
     rx_sw_csum: AtomicBool,
+    /// [`GUEST_TSO4`] | [`GUEST_TSO6`]: the guest negotiated TSO receive (and receive
+    /// checksum offload, which it implies) for that IP version. Published like `rx_sw_csum`.
+    guest_tso: std::sync::atomic::AtomicU8,
     /// Queue pairs the guest set up (QEMU `queues=N,mq=on`, virtio_user `queues=N`): the
     /// worker dequeues from the transmit ring of each. Written before `vid` is published
     /// (and again when the guest enables a ring beyond them), read after `vid` is read.
@@ -163,9 +205,28 @@ unsafe extern "C" fn new_device(vid: c_int) -> c_int {
     }
     let mut features = 0u64;
     // SAFETY: as above; features is a valid out-pointer.
-    let sw_csum = unsafe { dpdk_sys::rte_vhost_get_negotiated_features(vid, &mut features) } == 0
-        && features & (1 << dpdk_sys::VIRTIO_NET_F_CSUM) != 0;
-    shared.rx_sw_csum.store(sw_csum, Ordering::Relaxed);
+    if unsafe { dpdk_sys::rte_vhost_get_negotiated_features(vid, &mut features) } != 0 {
+        features = 0;
+    }
+    let has = |bit: u32| features & (1u64 << bit) != 0;
+    shared
+        .rx_sw_csum
+        .store(has(dpdk_sys::VIRTIO_NET_F_CSUM), Ordering::Relaxed);
+    let guest_csum = has(dpdk_sys::VIRTIO_NET_F_GUEST_CSUM);
+    let tso = (if guest_csum && has(dpdk_sys::VIRTIO_NET_F_GUEST_TSO4) {
+        GUEST_TSO4
+    } else {
+        0
+    }) | (if guest_csum && has(dpdk_sys::VIRTIO_NET_F_GUEST_TSO6) {
+        GUEST_TSO6
+    } else {
+        0
+    });
+    shared.guest_tso.store(tso, Ordering::Relaxed);
+    log::info!(
+        "{path}: guest features {features:#x}: {}",
+        feature_names(features)
+    );
     let mut mtu = 0u16;
     // SAFETY: as above; mtu is a valid out-pointer. Fails (-ENOTSUP) unless the guest
     // negotiated VIRTIO_NET_F_MTU, i.e. QEMU was given host_mtu=.
@@ -275,7 +336,7 @@ impl VhostUser {
     /// disconnects (the library's reconnect, on unless `RTE_VHOST_USER_NO_RECONNECT`).
     /// Packets from the guest are allocated from `pool`.
     ///
-    /// Flags and features mirror net_vhost's defaults (see [`BASE_FLAGS`] and
+    /// Flags mirror net_vhost's defaults, refused features OVS-DPDK's (see [`BASE_FLAGS`] and
     /// [`DISABLED_FEATURES`]). The socket file must not exist in server mode.
     pub fn register(path: &Path, client: bool, pool: &Mempool) -> Result<VhostUser> {
         let c_path = CString::new(path.as_os_str().as_bytes())
@@ -285,6 +346,7 @@ impl VhostUser {
             vid: AtomicI32::new(NO_DEVICE),
             busy: AtomicBool::new(false),
             rx_sw_csum: AtomicBool::new(false),
+            guest_tso: std::sync::atomic::AtomicU8::new(0),
             queue_pairs: std::sync::atomic::AtomicU16::new(1),
             guest_mtu: std::sync::atomic::AtomicU16::new(0),
         });
@@ -511,6 +573,13 @@ impl PacketPort for VhostQueue {
         }
         sent
     }
+
+    /// The guest negotiated TSO receive for this IP version (and receive checksum offload).
+    #[inline]
+    fn accepts_tso(&self, ipv6: bool) -> bool {
+        let bit = if ipv6 { GUEST_TSO6 } else { GUEST_TSO4 };
+        self.shared.guest_tso.load(Ordering::Relaxed) & bit != 0
+    }
 }
 
 /// Byte offsets of the checksum field in the TCP and UDP headers.
@@ -535,7 +604,11 @@ unsafe fn complete_partial_l4_checksum(m: *mut rte_mbuf) {
     // lengths come from DPDK's own parser of this packet, and the write is bounds-checked
     // against the first segment.
     unsafe {
-        if (*m).ol_flags & MASK != NONE {
+        // A large TCP frame (RX_LRO) stays partial: it is either passed whole to a guest
+        // that fills the checksum in, or segmented, which computes every segment's.
+        if (*m).ol_flags & MASK != NONE
+            || (*m).ol_flags & u64::from(dpdk_sys::RTE_MBUF_F_RX_LRO) != 0
+        {
             return;
         }
         let mut lens = std::mem::MaybeUninit::<dpdk_sys::rte_net_hdr_lens>::zeroed();

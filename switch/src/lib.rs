@@ -7,6 +7,7 @@
 
 pub mod bridge;
 pub mod mac_table;
+pub mod tso;
 pub mod vtep;
 pub mod wire;
 
