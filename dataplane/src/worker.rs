@@ -412,6 +412,24 @@ impl<P: PacketPort> Worker<P> {
             }
             _ => {}
         }
+        // Toward the VXLAN underlay, segments must also fit its MTU with the 50-byte outer
+        // header: a guest whose MTU is the underlay's would otherwise see every segment
+        // dropped as too big.
+        let to_tunnel = match verdict {
+            Verdict::Forward(out) => remote_of(out).is_some(),
+            _ => !self.bridges[b].flood.is_empty(),
+        };
+        let mut segmenter = segmenter;
+        if let (true, Some(v)) = (to_tunnel, &self.vtep) {
+            let room = v.vtep.params().max_inner_frame().saturating_sub(h.len());
+            if let Ok(cap @ 1..) = u16::try_from(room) {
+                if cap < mss {
+                    if let Ok(s) = TcpSegmenter::new(m.data(), m.pkt_len() as usize, cap) {
+                        segmenter = s;
+                    }
+                }
+            }
+        }
         let hlen = h.len();
         let count = segmenter.count();
         let mut pending = 0;
