@@ -409,7 +409,9 @@ total_secs=$((SECONDS - t_start))
 labels=""
 for b in "${backend_list[@]}"; do labels+="$b=$(label_of "$b")"$'\n'; done
 dp_commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$repo" diff --quiet HEAD 2>/dev/null || dp_commit+=" (with uncommitted changes)"
+# Only what the dataplane binary is built from counts (docs and scripts do not change it).
+git -C "$repo" diff --quiet HEAD -- Cargo.toml Cargo.lock ffi dpdk switch pmd-config dataplane 2>/dev/null ||
+    dp_commit+=" (with uncommitted changes to its sources)"
 export IPC_TSV=$tsv IPC_LABELS=$labels IPC_BACKENDS=$backends IPC_CMD=$cmdline
 # shellcheck disable=SC2089,SC2090 # a text for the report, never a command
 IPC_HEADER="Measured $started-$finished ($total_secs s) with \`$cmdline\`.
