@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # End-to-end check of the README's QEMU usage with our dataplane: two busybox guests under
-# QEMU (TCG) on two vhost-user ports of the dataplane; guest A pings guest B and runs an
-# iperf3 TCP client against it, then both power off and the dataplane is stopped with SIGINT.
+# QEMU (KVM when usable, else TCG; started by scripts/qemu/lib.sh) on two vhost-user ports
+# of the dataplane; guest A pings guest B and runs an iperf3 TCP client against it, then
+# both power off and the dataplane is stopped with SIGINT.
 #
-#   scripts/qemu/two-guests.sh
+#   scripts/qemu/two-guests.sh [--help]
 #
 # Environment: GUEST_DIR (default target/qemu-guest: kernel + initramfs, built once by
 # build-guest.sh), PINGS (10), IPERF_SECS (8), GUEST_TIMEOUT (180 s), KEEP_RUN=1 keeps
-# the temporary run directory (logs) instead of removing it.
+# the temporary run directory (logs) instead of removing it, QG_ACCEL=kvm|tcg forces the
+# accelerator. Holds /tmp/dataplane-pollers.lock while the dataplane and guests run.
 #
 # Exit 0 only if: ping got replies, iperf3 client rc=0, and the dataplane exited 0 with
 # `final mempool ... in_use=0`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
+case "${1:-}" in
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    "") ;;
+    *) echo "two-guests: no arguments (see --help)" >&2; exit 2 ;;
+esac
 
 guest_dir=${GUEST_DIR:-$repo/target/qemu-guest}
+QG_GUEST_DIR=$guest_dir
+# shellcheck source=scripts/qemu/lib.sh
+. scripts/qemu/lib.sh
 pings=${PINGS:-10}
 iperf_secs=${IPERF_SECS:-8}
 guest_timeout=${GUEST_TIMEOUT:-180}
@@ -31,25 +41,20 @@ done
 bash scripts/setup.sh
 bash scripts/qemu/build-guest.sh "$guest_dir"
 cargo build --release -p dataplane -q
+dp_bin=${CARGO_TARGET_DIR:-$repo/target}/release/dataplane
+qg_pollers_lock
+qg_pick_accel
 
 run=$(mktemp -d /tmp/dp-qemu.XXXXXX)
 tag=dpq$$
 dp_pid="" qa_pid="" qb_pid=""
 
-stop_pid() { # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
-    local pid=$1 sig=$2
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill "-$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    stop_pid "$qa_pid" TERM
-    stop_pid "$qb_pid" TERM
-    stop_pid "$dp_pid" INT
+    qg_stop "$qa_pid" TERM
+    qg_stop "$qb_pid" TERM
+    qg_stop "$dp_pid" INT
     rm -rf "/var/run/dpdk/$tag"
     if [ "${KEEP_RUN:-0}" = 1 ]; then
         say "logs kept in $run"
@@ -72,7 +77,7 @@ dump_logs() {
 fail() { say "FAIL: $*"; dump_logs; exit 1; }
 
 # --- dataplane ------------------------------------------------------------------------------
-./target/release/dataplane -l 0-1 --no-pci --no-huge -m 512 --file-prefix "$tag" -- \
+"$dp_bin" -l 0-1 --no-pci --no-huge -m 512 --file-prefix "$tag" -- \
     --vhost-user "$run/vm1.sock" --vhost-user "$run/vm2.sock" --stats-interval 5 \
     > "$run/dataplane.out" 2> "$run/dataplane.err" < /dev/null &
 dp_pid=$!
@@ -85,49 +90,26 @@ grep -qx ready "$run/dataplane.out" || fail "dataplane not ready after 30 s"
 say "dataplane ready (pid $dp_pid) on $run/vm1.sock, $run/vm2.sock after $(elapsed) s"
 
 # --- guests ---------------------------------------------------------------------------------
-# The README's line, adapted for TCG: KVM is not usable here (-accel tcg -cpu max), and QEMU
-# 7.2 under TCG needs vectors=0 (no MSI-X) on virtio-net-pci or it segfaults.
-accel=(-accel tcg -cpu max)
-vectors=",vectors=0"
-boot_guest() { # boot_guest NAME SOCK MAC APPEND
-    local name=$1 sock=$2 mac=$3 append=$4
-    qemu-system-x86_64 -name "$name" -machine q35 "${accel[@]}" -smp 1 -m 256M \
-        -object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem \
-        -chardev "socket,id=c0,path=$sock,reconnect=1" \
-        -netdev type=vhost-user,id=n0,chardev=c0 \
-        -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=$vectors" \
-        -nodefaults -no-user-config -display none -no-reboot -msg timestamp=on \
-        -serial "file:$run/$name.serial.log" \
-        -kernel "$guest_dir/vmlinuz" -initrd "$guest_dir/initramfs.gz" \
-        -append "console=ttyS0 quiet panic=-1 $append" \
-        < /dev/null > "$run/$name.qemu.log" 2>&1 &
-}
-boot_guest B "$run/vm2.sock" 52:54:00:00:00:02 "gp.ip=10.0.0.2/24 gp.test=iperf3s"
-qb_pid=$!
-boot_guest A "$run/vm1.sock" 52:54:00:00:00:01 \
+# The README's line (scripts/qemu/lib.sh): KVM when usable, else -accel tcg -cpu max and
+# vectors=0 on virtio-net-pci (QEMU 7.2 under TCG segfaults with MSI-X). QEMU dials the
+# dataplane's server sockets with reconnect=1.
+qg_boot B "$run" "vhost-user:$run/vm2.sock" 52:54:00:00:00:02 "gp.ip=10.0.0.2/24 gp.test=iperf3s"
+qb_pid=$QG_PID
+qg_boot A "$run" "vhost-user:$run/vm1.sock" 52:54:00:00:00:01 \
     "gp.ip=10.0.0.1/24 gp.test=ping:10.0.0.2:$pings,iperf3c:10.0.0.2:$iperf_secs"
-qa_pid=$!
-say "guests started: A pid $qa_pid (10.0.0.1, vm1.sock), B pid $qb_pid (10.0.0.2, vm2.sock)"
+qa_pid=$QG_PID
+say "guests started ($QG_ACCEL: $QG_ACCEL_WHY): A pid $qa_pid (10.0.0.1, vm1.sock), B pid $qb_pid (10.0.0.2, vm2.sock)"
 
-deadline=$(($(date +%s) + guest_timeout))
-qa_rc="" qb_rc=""
-while [ -z "$qa_rc" ] || [ -z "$qb_rc" ]; do
-    if [ -z "$qa_rc" ] && ! kill -0 "$qa_pid" 2>/dev/null; then
-        qa_rc=0; wait "$qa_pid" || qa_rc=$?; qa_pid=""
-        say "guest A powered off (qemu rc=$qa_rc) at $(elapsed) s"
-    fi
-    if [ -z "$qb_rc" ] && ! kill -0 "$qb_pid" 2>/dev/null; then
-        qb_rc=0; wait "$qb_pid" || qb_rc=$?; qb_pid=""
-        say "guest B powered off (qemu rc=$qb_rc) at $(elapsed) s"
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-        fail "guests still running after ${guest_timeout} s"
-    fi
-    sleep 0.5
-done
+# Both guests power off after their tests (A after iperf3, B after serving one client).
+deadline=$((SECONDS + guest_timeout))
+qg_wait_exit "$qa_pid" "$guest_timeout" || fail "guest A still running after ${guest_timeout} s"
+qa_rc=$QG_RC qa_pid=""
+say "guest A powered off (qemu rc=$qa_rc) at $(elapsed) s"
+qg_wait_exit "$qb_pid" $((deadline > SECONDS ? deadline - SECONDS : 1)) || fail "guest B still running after ${guest_timeout} s"
+qb_rc=$QG_RC qb_pid=""
+say "guest B powered off (qemu rc=$qb_rc) at $(elapsed) s"
 
-# The serial console writes CRLF line ends.
-sed -i 's/\r$//' "$run/A.serial.log" "$run/B.serial.log"
+qg_clean_serial "$run/A.serial.log" "$run/B.serial.log"
 
 echo "== guest markers"
 grep -h -E 'GP-(READY|REACHABLE|TEST-END|DONE|WARN)' "$run/A.serial.log" | sed 's/^/A: /' || true
