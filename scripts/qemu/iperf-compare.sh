@@ -29,10 +29,15 @@
 #   --pings N            pings A->B at 0.2 s intervals before iperf3 (default 20)
 #   --ovs-userspace-tso  set other_config:userspace-tso-enable=true on OVS (default: OVS's
 #                        default, off; the label says which)
+#   --pmd-sleep US       let the polling cores sleep up to US microseconds when idle: ours
+#                        --pmd-sleep-max US, OVS other_config:pmd-maxsleep=US (default: both
+#                        busy-poll, their default). On 2 cores the busy poller takes a core
+#                        the TCG guests would use.
 #   --keep               keep the run directory (backend and guest logs) and print its path
 #
 # Environment: GUEST_DIR (default target/qemu-guest, built by build-guest.sh when missing),
-# CARGO_TARGET_DIR (where the release dataplane is built), QG_ACCEL=kvm|tcg to force the
+# CARGO_TARGET_DIR (where the release dataplane is built), OURS_ARGS (extra dataplane
+# options, e.g. "--pmd-sleep-max 50"; shown in the label), QG_ACCEL=kvm|tcg to force the
 # accelerator. Run as root. Installs what it needs (scripts/setup.sh --bench, build-guest.sh).
 # Holds /tmp/dataplane-pollers.lock while it runs; stops everything it started, also on
 # Ctrl-C. A full run (--secs 10 --reps 3: 9 runs of 28-37 s) takes about 5 minutes under TCG
@@ -44,7 +49,7 @@ repo=$(pwd)
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 backends="ours,ovs,linux-bridge"
-secs=10 reps=3 out="" pings=20 ovs_tso=0 keep=0
+secs=10 reps=3 out="" pings=20 ovs_tso=0 keep=0 pmd_sleep=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --backends) backends=${2:?}; shift 2 ;;
@@ -53,6 +58,7 @@ while [ $# -gt 0 ]; do
         --out) out=${2:?}; shift 2 ;;
         --pings) pings=${2:?}; shift 2 ;;
         --ovs-userspace-tso) ovs_tso=1; shift ;;
+        --pmd-sleep) pmd_sleep=${2:?}; shift 2 ;;
         --keep) keep=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "iperf-compare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -60,6 +66,8 @@ while [ $# -gt 0 ]; do
 done
 cmdline="scripts/qemu/iperf-compare.sh --backends $backends --secs $secs --reps $reps"
 [ "$ovs_tso" = 0 ] || cmdline+=" --ovs-userspace-tso"
+[ "$pmd_sleep" = 0 ] || cmdline+=" --pmd-sleep $pmd_sleep"
+[[ "$pmd_sleep" =~ ^[0-9]+$ ]] || { echo "iperf-compare: --pmd-sleep takes microseconds (0 = busy-poll)" >&2; exit 2; }
 for n in "$secs" "$reps" "$pings"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "iperf-compare: --secs, --reps and --pings take positive integers" >&2; exit 2; }
 done
@@ -170,7 +178,7 @@ path = "$d/sock/b.sock"
 mode = "client"
 EOF
     "$dp_bin" -l 0-1 --no-pci --no-huge -m 512 --file-prefix "$tag-ours" -- \
-        --config "$d/dataplane.toml" --stats-interval 5 \
+        --config "$d/dataplane.toml" --stats-interval 5 --pmd-sleep-max "$pmd_sleep" ${OURS_ARGS:-} \
         > "$d/dataplane.out" 2> "$d/dataplane.err" < /dev/null &
     dp_pid=$!
     for _ in $(seq 300); do
@@ -221,6 +229,7 @@ start_ovs() { # dir
     # retry smaller on this error: -m 1024 fails with ENOBUFS when the first guest attaches. One PMD on CPU 1, OVS's other threads on CPU 0, as ours.
     local tso=()
     [ "$ovs_tso" = 0 ] || tso=(other_config:userspace-tso-enable=true)
+    [ "$pmd_sleep" = 0 ] || tso+=("other_config:pmd-maxsleep=$pmd_sleep")
     "${vsctl[@]}" --no-wait set Open_vSwitch . \
         other_config:dpdk-init=true \
         other_config:dpdk-lcore-mask=0x1 \
@@ -287,12 +296,12 @@ stop_linux_bridge() {
 
 label_of() {
     case "$1" in
-        ours) echo "ours (vhost-user client ports, 1 worker lcore)" ;;
+        ours) echo "ours (vhost-user client ports, 1 worker lcore, --pmd-sleep-max $pmd_sleep${OURS_ARGS:+, $OURS_ARGS})" ;;
         ovs)
             if [ "$ovs_tso" = 1 ]; then
-                echo "ovs-dpdk 3.1 (dpdkvhostuserclient, 1 PMD, userspace-tso-enable=true)"
+                echo "ovs-dpdk 3.1 (dpdkvhostuserclient, 1 PMD, pmd-maxsleep=$pmd_sleep, userspace-tso-enable=true)"
             else
-                echo "ovs-dpdk 3.1 (dpdkvhostuserclient, 1 PMD, userspace TSO off: OVS default)"
+                echo "ovs-dpdk 3.1 (dpdkvhostuserclient, 1 PMD, pmd-maxsleep=$pmd_sleep, userspace TSO off: OVS default)"
             fi
             ;;
         linux-bridge)
