@@ -13,6 +13,20 @@ pub trait PacketPort {
     /// Sends from the front of `burst`; sent mbufs leave it, unsent ones stay at its front
     /// for the caller to retry or drop. Returns how many were sent.
     fn tx_burst(&mut self, burst: &mut MbufBurst) -> usize;
+    /// How many times the peer behind the port has gone away since the port was opened (a
+    /// vhost-user guest detaching), for ports that learn of each departure; `None` for
+    /// ports that only have a link state to sample.
+    fn departures(&self) -> Option<u64> {
+        None
+    }
+    /// [`departures`](Self::departures) as counted by the last `rx_burst` that found a peer:
+    /// the packets it returned come from a peer that arrived after every departure counted
+    /// and left in none of them. Whoever forgets the addresses of departed peers when this
+    /// changes, before learning from those packets, never keeps a departed peer's address
+    /// and never forgets a present one's.
+    fn departures_before_rx(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One rx/tx queue pair of an ethdev port: the data-path handle a worker lcore owns.
