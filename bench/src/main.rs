@@ -11,7 +11,10 @@
 //!   every frame; it prints a progress line a second and a table (or `--json`).
 //! * `--vxlan VNI` (with `--duration`): port 1 is the switch's VXLAN underlay port and the
 //!   generator a remote VTEP on it; frames there are wrapped and unwrapped (see `vxlan`).
+//! * `--cycles N`: port 0 is a steady guest, port 1 a guest that is hot-plugged, passes
+//!   frames both ways through the switch and is unplugged again, N times (see `cycles`).
 
+mod cycles;
 mod frames;
 mod gen;
 mod genframe;
@@ -32,7 +35,8 @@ const RING: u16 = 256;
 
 const USAGE: &str = "dp-traffic [EAL options] -- --vhost-user PATH... [--step SPEC]... \
 [--duration SECS [--size BYTES|imix] [--flows N] [--rate PPS] [--warmup SECS] \
-[--vxlan VNI [--vxlan-local IP] [--vxlan-remote IP] [--vxlan-port PORT] [--vxlan-mac MAC]]] [--json]";
+[--vxlan VNI [--vxlan-local IP] [--vxlan-remote IP] [--vxlan-port PORT] [--vxlan-mac MAC]]] \
+[--cycles N [--cycle-frames N] [--cycle-timeout SECS] [--cycle-interval-us USECS] [--size BYTES]] [--json]";
 
 #[derive(Parser, Debug)]
 #[command(name = "dp-traffic", version, override_usage = USAGE, about = "Guest-side traffic tool for the dataplane's vhost-user ports")]
@@ -65,6 +69,7 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     warmup: f64,
     /// Generator: frame size in bytes without FCS (60..=1518), or "imix" (7x64, 4x576, 1x1518).
+    /// Cycles: the size of every frame (no imix).
     #[arg(long, value_name = "BYTES|imix", default_value = "64")]
     size: String,
     /// Generator: distinct MAC pairs (flows); the switch learns two MACs per flow.
@@ -108,7 +113,29 @@ struct Args {
     /// --vxlan-local to, or name in a static neighbour).
     #[arg(long, value_name = "MAC", default_value = "02:31:00:00:00:01")]
     vxlan_mac: MacAddr,
-    /// Generator: no progress line every second.
+    /// Reconnect cycles instead of steps or the generator: the first --vhost-user socket
+    /// gets a steady guest for the whole run, which streams frames to the second guest's
+    /// MAC all along; the second socket gets a guest that is hot-plugged (a virtio_user
+    /// vdev, rte_dev_probe), started, exchanges frames with the steady one through the
+    /// switch until --cycle-frames crossed each way, sends a last burst, and is stopped,
+    /// closed and unplugged (rte_dev_remove) while traffic toward it is in flight, N times.
+    /// A cycle passes when it attached, frames crossed both ways, it unplugged cleanly and
+    /// every mbuf of its pool came back. Prints totals and failures as
+    /// `cycles=N attached=.. passed=.. failed=.. ...` (or, with --json, as "cycles").
+    #[arg(long, value_name = "N")]
+    cycles: Option<u32>,
+    /// Cycles: frames that must cross the switch each way before a cycle detaches.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    cycle_frames: u32,
+    /// Cycles: a cycle that has not attached and passed its frames in SECS fails.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    cycle_timeout: f64,
+    /// Cycles: the pause between two bursts (8 frames) of either guest, in microseconds;
+    /// the steady guest's stream never stops, so 8 frames per USECS flow toward the
+    /// cycling guest's MAC all along.
+    #[arg(long, value_name = "USECS", default_value_t = 50)]
+    cycle_interval_us: u64,
+    /// Generator: no progress line every second. Cycles: none every 100 cycles.
     #[arg(long)]
     quiet: bool,
     /// Print the result as JSON on stdout (human-readable text goes to stderr then).
@@ -162,6 +189,8 @@ struct Report {
     foreign: Vec<u64>,
     /// The generator's results (with --duration).
     generator: Option<gen::GenReport>,
+    /// The reconnect cycles' results (with --cycles).
+    cycles: Option<cycles::CycleReport>,
 }
 
 fn parse_step(s: &str) -> Result<Step, String> {
@@ -447,6 +476,63 @@ fn parse_gen(args: &Args) -> Result<Option<gen::GenOptions>, String> {
     }))
 }
 
+/// Checks the reconnect cycles' flags (before EAL); `None` without --cycles.
+fn parse_cycles(args: &Args) -> Result<Option<cycles::CycleOptions>, String> {
+    let Some(n) = args.cycles else {
+        return Ok(None);
+    };
+    if args.sockets.len() != 2 {
+        return Err(format!(
+            "--cycles: give exactly two --vhost-user sockets (the steady guest's, then the cycling one's); got {}",
+            args.sockets.len()
+        ));
+    }
+    if !args.steps.is_empty() || args.duration.is_some() || args.server {
+        return Err("--cycles excludes --step, --duration and --server".into());
+    }
+    if !(1..=1_000_000).contains(&n) {
+        return Err(format!("--cycles {n}: give 1 to 1000000"));
+    }
+    if !(1..=100_000).contains(&args.cycle_frames) {
+        return Err(format!(
+            "--cycle-frames {}: give 1 to 100000",
+            args.cycle_frames
+        ));
+    }
+    let timeout = Duration::try_from_secs_f64(args.cycle_timeout)
+        .ok()
+        .filter(|t| !t.is_zero() && t.as_secs() <= 3600)
+        .ok_or_else(|| {
+            format!(
+                "--cycle-timeout {}: give more than 0 and at most 3600 seconds",
+                args.cycle_timeout
+            )
+        })?;
+    if !(1..=1_000_000).contains(&args.cycle_interval_us) {
+        return Err(format!(
+            "--cycle-interval-us {}: give 1 to 1000000",
+            args.cycle_interval_us
+        ));
+    }
+    let size = match args.size.parse::<usize>() {
+        Ok(s) if (frames::MIN_TAGGED_LEN.max(60)..=1518).contains(&s) => s,
+        _ => {
+            return Err(format!(
+                "--size {:?}: with --cycles give one frame size, 60 to 1518 bytes",
+                args.size
+            ))
+        }
+    };
+    Ok(Some(cycles::CycleOptions {
+        cycles: n,
+        min_frames: args.cycle_frames,
+        timeout,
+        send_interval: Duration::from_micros(args.cycle_interval_us),
+        size,
+        progress_every: if args.quiet { 0 } else { 100 },
+    }))
+}
+
 /// "500000", "800k", "2.5M" frames per second.
 fn parse_rate(s: &str) -> Result<f64, String> {
     let t = s.trim();
@@ -622,6 +708,7 @@ fn run(
             .collect(),
         foreign: rig.foreign.clone(),
         generator,
+        cycles: None,
     };
     // Ports close (their drop) before the pool is freed.
     let Rig {
@@ -649,8 +736,8 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let checked = parse_steps(&args).and_then(|s| Ok((s, parse_gen(&args)?)));
-    let (steps, gen_opts) = match checked {
+    let checked = parse_steps(&args).and_then(|s| Ok((s, parse_gen(&args)?, parse_cycles(&args)?)));
+    let (steps, gen_opts, cycle_opts) = match checked {
         Ok(s) => s,
         Err(e) => {
             eprintln!("dp-traffic: error: {e}");
@@ -667,7 +754,27 @@ fn main() -> ExitCode {
     let mut stderr = std::io::stderr();
     let mut stdout = std::io::stdout();
     let human: &mut dyn std::io::Write = if args.json { &mut stderr } else { &mut stdout };
-    let result = run(&args, steps, gen_opts.as_ref(), human);
+    let result = match &cycle_opts {
+        Some(opts) => cycles::run(
+            &args.sockets[0],
+            &args.sockets[1],
+            opts,
+            Duration::from_secs(args.link_timeout),
+            human,
+        )
+        .map(|r| Report {
+            sockets: args
+                .sockets
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            steps: Vec::new(),
+            foreign: Vec::new(),
+            generator: None,
+            cycles: Some(r),
+        }),
+        None => run(&args, steps, gen_opts.as_ref(), human),
+    };
     drop(eal);
     match result {
         Ok(report) => {

@@ -57,6 +57,22 @@ impl PacketPort for PortIo {
             PortIo::Vhost(q) => q.accepts_tso(ipv6),
         }
     }
+
+    #[inline]
+    fn departures(&self) -> Option<u64> {
+        match self {
+            PortIo::Eth(q) => q.departures(),
+            PortIo::Vhost(q) => q.departures(),
+        }
+    }
+
+    #[inline]
+    fn departures_before_rx(&self) -> Option<u64> {
+        match self {
+            PortIo::Eth(q) => q.departures_before_rx(),
+            PortIo::Vhost(q) => q.departures_before_rx(),
+        }
+    }
 }
 
 /// The control handle of one bridge port, kept by the main lcore.

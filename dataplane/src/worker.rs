@@ -36,17 +36,30 @@ pub struct WorkerPort<P: PacketPort> {
     tx_retries_max: u8,
     /// Passes in a row on which the port took none of them.
     tx_stalled: u8,
+    /// The port's count of guest departures as the worker last acted on it (ports that
+    /// count them, see [`PacketPort::departures`]).
+    departures_seen: Option<u64>,
 }
 
 impl<P: PacketPort> WorkerPort<P> {
     pub fn new(io: P, counters: Arc<PortCounters>, tx_retries_max: u8) -> Self {
+        let departures_seen = io.departures();
         WorkerPort {
             io,
             counters,
             tx: MbufBurst::new(),
             tx_retries_max,
             tx_stalled: 0,
+            departures_seen,
         }
+    }
+
+    /// Whether a guest left the port since the worker last looked, by the departure count
+    /// `count` (`None` for a port that does not count departures).
+    #[inline]
+    fn guest_left(&mut self, count: Option<u64>) -> Option<bool> {
+        let count = count?;
+        Some(self.departures_seen.replace(count) != Some(count))
     }
 
     /// Sends what is buffered. Returns whether frames are still buffered, to be tried again
@@ -204,6 +217,16 @@ impl<P: PacketPort> Worker<P> {
                 if n == 0 {
                     continue;
                 }
+                // The MACs of a guest that left go before any frame of the next one is
+                // learned (housekeeping alone may come too late: the next guest can attach
+                // and send within a few milliseconds, less than 64 loops of a preempted
+                // worker). The count is the one the receive call read, so neither the last
+                // frames of a departing guest nor the first of the next one end up on the
+                // wrong side of the flush.
+                let count = self.ports[ingress].io.departures_before_rx();
+                if self.ports[ingress].guest_left(count) == Some(true) {
+                    self.flush_macs(ingress);
+                }
                 received += n as u64;
                 perf.rx_bursts += 1;
                 bump(&self.ports[ingress].counters.rx, n as u64);
@@ -262,24 +285,34 @@ impl<P: PacketPort> Worker<P> {
         waiting
     }
 
-    /// Aging, MAC flushes for ports that went down, ARP timers; ARP requests go out at once.
+    /// Forgets the MACs learned on port `i` (its guest went away, or the NIC lost its
+    /// link): frames to them must flood again, not go to a port nobody listens on.
+    fn flush_macs(&mut self, i: usize) {
+        if let PortRole::Member { bridge, local } = self.roles[i] {
+            self.bridges[bridge].bridge.flush_port(local);
+        }
+    }
+
+    /// Aging, MAC flushes for ports whose guest left, ARP timers; ARP requests go out at
+    /// once.
     fn housekeeping(&mut self, now: u64) {
         for b in &mut self.bridges {
             b.bridge.maintain(now);
         }
-        for (i, port) in self.ports.iter().enumerate() {
-            let up = port.counters.link_up.load(Relaxed);
+        for i in 0..self.ports.len() {
+            let up = self.ports[i].counters.link_up.load(Relaxed);
             let Some(Some(seen)) = self.link_seen.get_mut(i) else {
                 continue;
             };
-            if *seen && !up {
-                // The guest went away (or the NIC lost its link): frames to its MACs must
-                // flood again, not go to a port nobody listens on.
-                if let PortRole::Member { bridge, local } = self.roles[i] {
-                    self.bridges[bridge].bridge.flush_port(local);
-                }
+            let was_up = std::mem::replace(seen, up);
+            // A port that counts its guest's departures says when one left however short its
+            // stay; the link state, which the main lcore samples every 50 ms, misses a guest
+            // that came and went, or went and came back, between two samples.
+            let count = self.ports[i].io.departures();
+            let left = self.ports[i].guest_left(count).unwrap_or(was_up && !up);
+            if left {
+                self.flush_macs(i);
             }
-            *seen = up;
         }
         if let Some(v) = &mut self.vtep {
             let uplink = &mut self.ports[v.underlay];

@@ -21,6 +21,20 @@ pub trait PacketPort {
     fn accepts_tso(&self, _ipv6: bool) -> bool {
         false
     }
+    /// How many times the peer behind the port has gone away since the port was opened (a
+    /// vhost-user guest detaching), for ports that learn of each departure; `None` for
+    /// ports that only have a link state to sample.
+    fn departures(&self) -> Option<u64> {
+        None
+    }
+    /// [`departures`](Self::departures) as counted by the last `rx_burst` that found a peer:
+    /// the packets it returned come from a peer that arrived after every departure counted
+    /// and left in none of them. Whoever forgets the addresses of departed peers when this
+    /// changes, before learning from those packets, never keeps a departed peer's address
+    /// and never forgets a present one's.
+    fn departures_before_rx(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One rx/tx queue pair of an ethdev port: the data-path handle a worker lcore owns.
@@ -144,14 +158,54 @@ impl EthPort {
         }
     }
 
+    /// Hot-plugs a new device (`rte_dev_probe`), as [`probe`](Self::probe) does, but a
+    /// device of that name must not exist yet: for a device that comes and goes (a guest
+    /// frontend attached and detached over and over), reusing a leftover would hide that
+    /// its last [`unplug`](Self::unplug) failed. Fails with `EEXIST` then.
+    pub fn hotplug(devargs: &str, name: &str) -> Result<EthPort> {
+        if port_id_by_name(name).is_ok() {
+            return Err(Error::from_code(
+                format!("rte_dev_probe({devargs}): port {name} exists already"),
+                libc::EEXIST,
+            ));
+        }
+        let port = EthPort::probe(devargs, name)?;
+        if !port.probed_by_us {
+            // The ethdev port was released but its device not removed: not ours to close.
+            std::mem::forget(port);
+            return Err(Error::from_code(
+                format!("rte_dev_probe({devargs}): device {name} exists already"),
+                libc::EEXIST,
+            ));
+        }
+        Ok(port)
+    }
+
+    /// Stops, closes and removes (`rte_dev_remove`) a device this process hot-plugged, and
+    /// checks that no port of its name is left. Unlike [`close`](Self::close) (and drop),
+    /// which only log a failed removal, every failure is returned: the device may then
+    /// still be there.
+    pub fn unplug(mut self) -> Result<()> {
+        let op = format!("unplug({})", self.name);
+        if !self.probed_by_us {
+            return Err(Error::other(
+                op,
+                "the device was not hot-plugged by this process",
+            ));
+        }
+        self.close_inner(true)?;
+        if port_id_by_name(&self.name).is_ok() {
+            return Err(Error::other(
+                op,
+                "the port still exists after rte_dev_remove",
+            ));
+        }
+        Ok(())
+    }
+
     /// The port of an existing device, by ethdev name (`net_vhost0`, `0000:03:00.0`).
     pub fn by_name(name: &str) -> Result<EthPort> {
-        let c = CString::new(name)
-            .map_err(|_| Error::other("rte_eth_dev_get_port_by_name", "NUL in name"))?;
-        let mut id = 0u16;
-        // SAFETY: c is a valid C string and id a valid out-pointer.
-        let ret = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
-        check(&format!("rte_eth_dev_get_port_by_name({name})"), ret)?;
+        let id = port_id_by_name(name)?;
         Ok(EthPort {
             id,
             name: name.to_string(),
@@ -292,10 +346,12 @@ impl EthPort {
     /// removes the device if this process created it. For a vhost-user server port this
     /// also removes the socket file.
     pub fn close(mut self) -> Result<()> {
-        self.close_inner()
+        self.close_inner(false)
     }
 
-    fn close_inner(&mut self) -> Result<()> {
+    /// Stops, closes and (if we probed it) removes the device. A failed removal is an error
+    /// only when `strict`; otherwise it is logged.
+    fn close_inner(&mut self, strict: bool) -> Result<()> {
         if self.closed {
             return Ok(());
         }
@@ -306,16 +362,20 @@ impl EthPort {
         check(&format!("rte_eth_dev_close({})", self.name), unsafe {
             dpdk_sys::rte_eth_dev_close(self.id)
         })?;
-        if self.probed_by_us && !device.is_null() {
+        if self.probed_by_us {
+            if device.is_null() {
+                let e = Error::other(format!("rte_dev_remove({})", self.name), "no device");
+                return if strict { Err(e) } else { Ok(()) };
+            }
             // SAFETY: the device pointer came from dev_info before close; the bus keeps the
             // rte_device until it is removed, which is what this does.
             let ret = unsafe { dpdk_sys::rte_dev_remove(device) };
             if ret < 0 {
-                log::debug!(
-                    "{}: rte_dev_remove: {}",
-                    self.name,
-                    Error::from_code("rte_dev_remove", -ret)
-                );
+                let e = Error::from_code(format!("rte_dev_remove({})", self.name), -ret);
+                if strict {
+                    return Err(e);
+                }
+                log::debug!("{e}");
             }
         }
         Ok(())
@@ -407,10 +467,21 @@ impl EthPort {
 
 impl Drop for EthPort {
     fn drop(&mut self) {
-        if let Err(e) = self.close_inner() {
+        if let Err(e) = self.close_inner(false) {
             log::warn!("{}", e);
         }
     }
+}
+
+/// The ethdev port id of the device called `name`.
+fn port_id_by_name(name: &str) -> Result<u16> {
+    let c = CString::new(name)
+        .map_err(|_| Error::other("rte_eth_dev_get_port_by_name", "NUL in name"))?;
+    let mut id = 0u16;
+    // SAFETY: c is a valid C string and id a valid out-pointer.
+    let ret = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
+    check(&format!("rte_eth_dev_get_port_by_name({name})"), ret)?;
+    Ok(id)
 }
 
 /// Unplugs a device this process hot-plugged, by name, on the bus its name implies.

@@ -115,6 +115,10 @@ struct Shared {
     /// The MTU the guest was given (QEMU `host_mtu=`, `VHOST_USER_NET_SET_MTU`), or 0 when
     /// it was given none. Control path only.
     guest_mtu: std::sync::atomic::AtomicU16,
+    /// Guests that went away: `destroy_device` calls that withdrew the published device.
+    /// Bumped after the withdrawal, so a reader that sees the new count also sees `vid`
+    /// withdrawn (or a newer guest's).
+    departures: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -145,14 +149,17 @@ impl Shared {
     /// Control side: makes sure the worker stops using `vid` and is not inside a call with
     /// it. Only withdraws `vid` if it is still the published one (a refused second guest
     /// must not detach the first), but always waits: whatever `vid` was published, the
-    /// worker may have read `vid` before it was replaced.
-    fn withdraw(&self, vid: c_int) {
-        let _ = self
+    /// worker may have read `vid` before it was replaced. Returns whether `vid` was the
+    /// published device.
+    fn withdraw(&self, vid: c_int) -> bool {
+        let was_published = self
             .vid
-            .compare_exchange(vid, NO_DEVICE, Ordering::SeqCst, Ordering::SeqCst);
+            .compare_exchange(vid, NO_DEVICE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
         while self.busy.load(Ordering::SeqCst) {
             std::hint::spin_loop();
         }
+        was_published
     }
 }
 
@@ -251,7 +258,9 @@ unsafe extern "C" fn destroy_device(vid: c_int) {
     let Some((path, shared)) = shared_of(vid) else {
         return;
     };
-    shared.withdraw(vid);
+    if shared.withdraw(vid) {
+        shared.departures.fetch_add(1, Ordering::Release);
+    }
     log::info!("{path}: guest detached (vhost device {vid})");
 }
 
@@ -349,6 +358,7 @@ impl VhostUser {
             guest_tso: std::sync::atomic::AtomicU8::new(0),
             queue_pairs: std::sync::atomic::AtomicU16::new(1),
             guest_mtu: std::sync::atomic::AtomicU16::new(0),
+            departures: std::sync::atomic::AtomicU64::new(0),
         });
         {
             let mut reg = registry();
@@ -445,6 +455,7 @@ impl VhostUser {
             return None;
         }
         Some(VhostQueue {
+            departures_before_rx: self.shared.departures.load(Ordering::Acquire),
             shared: self.shared.clone(),
             pool: self.pool.clone(),
             next_pair: 0,
@@ -497,6 +508,9 @@ pub struct VhostQueue {
     pool: Mempool,
     /// The queue pair a receive call starts with, rotated so no guest queue starves.
     next_pair: u16,
+    /// `departures` as the last receive call with a guest attached read it (see
+    /// [`PacketPort::departures_before_rx`]).
+    departures_before_rx: u64,
 }
 
 impl PacketPort for VhostQueue {
@@ -511,6 +525,12 @@ impl PacketPort for VhostQueue {
         let Some(vid) = self.shared.enter() else {
             return 0;
         };
+        // Inside the busy bracket: the departure of the guest behind `vid` cannot be counted
+        // before leave(), and every departure before its arrival already is: the library
+        // runs destroy_device and new_device one after the other on its event thread, so
+        // the count was bumped before `vid` was published, which the SeqCst load in enter()
+        // synchronised with.
+        self.departures_before_rx = self.shared.departures.load(Ordering::Relaxed);
         let pairs = self.shared.queue_pairs.load(Ordering::Relaxed).max(1);
         let first = self.next_pair % pairs;
         self.next_pair = first + 1;
@@ -579,6 +599,18 @@ impl PacketPort for VhostQueue {
     fn accepts_tso(&self, ipv6: bool) -> bool {
         let bit = if ipv6 { GUEST_TSO6 } else { GUEST_TSO4 };
         self.shared.guest_tso.load(Ordering::Relaxed) & bit != 0
+    }
+
+    /// Guests that detached since the socket was registered (each `destroy_device` of the
+    /// attached guest, however short its stay).
+    #[inline]
+    fn departures(&self) -> Option<u64> {
+        Some(self.shared.departures.load(Ordering::Acquire))
+    }
+
+    #[inline]
+    fn departures_before_rx(&self) -> Option<u64> {
+        Some(self.departures_before_rx)
     }
 }
 
