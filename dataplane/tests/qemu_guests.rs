@@ -494,14 +494,11 @@ fn server_mode_guest_restart_reconnects() {
     a.wait_serial("first ping reply", |l| ping_reply_seq(l).is_some(), BOOT);
     let attached = format!("{}: guest attached", socks[1].display());
     let detached = format!("{}: guest detached", socks[1].display());
-    let count = |needle: &str| {
-        dp.log()
-            .texts()
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
-    };
-    assert_eq!(count(&attached), 1, "{}", dp.diagnostics());
+    assert!(
+        dp.log().wait(|l| l.contains(&attached), EVENT).is_some(),
+        "guest B never attached:\n{}",
+        dp.diagnostics()
+    );
 
     // Guest B's QEMU goes away (a VM shut down) and a new one starts on the same socket.
     let st = b.stop();
@@ -510,8 +507,10 @@ fn server_mode_guest_restart_reconnects() {
         "guest B's QEMU did not stop\n{}",
         b.diagnostics()
     );
-    let gone = dp.log().wait(|l| l.contains(&detached), EVENT);
-    assert!(gone.is_some(), "no detach logged:\n{}", dp.diagnostics());
+    let (gone, _, _) = dp
+        .log()
+        .wait_from(0, |l| l.contains(&detached), EVENT)
+        .unwrap_or_else(|| panic!("no detach logged:\n{}", dp.diagnostics()));
     drop(b);
     let a_from = a.serial().len();
     let b2 = Guest::boot(
@@ -524,12 +523,7 @@ fn server_mode_guest_restart_reconnects() {
     b2.wait_ready(BOOT);
     let again = dp
         .log()
-        .wait_from(0, |l| l.contains(&attached), Duration::ZERO)
-        .map(|(i, _, _)| i)
-        .and_then(|first| {
-            dp.log()
-                .wait_from(first + 1, |l| l.contains(&attached), EVENT)
-        });
+        .wait_from(gone + 1, |l| l.contains(&attached), EVENT);
     assert!(
         again.is_some(),
         "guest B did not attach again:\n{}",
