@@ -14,16 +14,29 @@
 #   gp.ip=ADDR/PFX         address for eth0 (CONFIG_IP_PNP is off in Debian: ip= does nothing)
 #   gp.mtu=N               MTU for eth0
 #   gp.nopoweroff          stay up after the tests (default: poweroff -f, QEMU exits 0)
+#   gp.sysctl=K=V[,K=V]    sysctl -w each, once eth0 exists (e.g.
+#                          net.ipv4.neigh.eth0.retrans_time_ms=100)
+#   gp.watch=DST           from GP-READY on, report link and neighbour events in the
+#                          background, polled every 10 ms (no fork per poll):
+#                            GP-LINK carrier=N        eth0's carrier changed (guest sees link down/up)
+#                            GP-NEIGH DST none|incomplete|complete   the ARP entry for DST changed
+#                            GP-FIRST-TX / GP-FIRST-RX   first packet sent / received after
+#                                                     the carrier came up (tx counts when the
+#                                                     host has taken the frame from the ring)
 #   gp.test=T1,T2,...      run in order:
 #       ping:DST[:COUNT[:INTERVAL]]        waits until DST answers, then ping -c COUNT
 #       iperf3s[:N]                        serve N iperf3 clients (default 1)
 #       iperf3c:DST[:SECS[:more:args]]     waits until DST answers, then iperf3 -c DST -t SECS
 #       sleep:S | hold | shell
 # Serial-log markers (each with the guest uptime): GP-INIT, GP-NET ... carrier=N, GP-READY,
-# GP-REACHABLE DST, GP-TEST-BEGIN kind, GP-TEST-END kind rc=N, GP-WARN ..., GP-DONE fails=N.
+# GP-REACHABLE DST, GP-TEST-BEGIN kind, GP-TEST-END kind rc=N, GP-WARN ..., GP-DONE fails=N
+# (and the gp.watch events above). `up=` is the guest's uptime in seconds.
 set -euo pipefail
 
-[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+case "${1:-}" in
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+esac
+[ $# -eq 1 ] || { echo "usage: $0 OUTDIR (see --help)" >&2; exit 2; }
 out=$1
 self=$(readlink -f "$0")
 mkdir -p "$out"
@@ -133,16 +146,21 @@ mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 exec </dev/console >/dev/console 2>&1
 
-up() { cut -d' ' -f1 /proc/uptime; }
-mark() { echo "$* up=$(up)"; }
+# Builtins only (no fork): the gp.watch loop marks events every few milliseconds.
+mark() {
+    read -r up _ < /proc/uptime
+    echo "$* up=$up"
+}
 
-ip_cidr="" mtu="" poweroff=1 tests=""
+ip_cidr="" mtu="" poweroff=1 tests="" watch_dst="" sysctls=""
 for w in $(cat /proc/cmdline); do
     case "$w" in
         gp.ip=*) ip_cidr=${w#gp.ip=} ;;
         gp.mtu=*) mtu=${w#gp.mtu=} ;;
         gp.nopoweroff) poweroff=0 ;;
         gp.test=*) tests=${w#gp.test=} ;;
+        gp.watch=*) watch_dst=${w#gp.watch=} ;;
+        gp.sysctl=*) sysctls=${w#gp.sysctl=} ;;
     esac
 done
 mark "GP-INIT ip=${ip_cidr:-none} test=${tests:-none}"
@@ -177,6 +195,9 @@ if [ -z "$dev" ]; then
     finish
 fi
 [ -n "$mtu" ] && ip link set "$dev" mtu "$mtu"
+for kv in $(echo "$sysctls" | tr , ' '); do
+    sysctl -w "$kv" > /dev/null || mark "GP-WARN sysctl $kv failed"
+done
 ip link set "$dev" up
 [ -n "$ip_cidr" ] && ip addr add "$ip_cidr" dev "$dev"
 carrier=0
@@ -187,6 +208,43 @@ for i in $(seq 300); do
 done
 mark "GP-NET $dev mac=$(cat /sys/class/net/$dev/address) addr=${ip_cidr:-none} mtu=$(cat /sys/class/net/$dev/mtu) carrier=$carrier"
 mark "GP-READY"
+
+# gp.watch: link and neighbour events, for timing a backend restart from inside the guest.
+watch() {
+    dst=$1 dev=$2
+    stats=/sys/class/net/$dev/statistics
+    # read -t on a fifo that nobody writes is a sleep without a fork.
+    mkfifo /tmp/gp-watch.fifo
+    exec 3<>/tmp/gp-watch.fifo
+    carrier=1 neigh="" tx0="" rx0=""
+    while :; do
+        read -r -t 0.01 _ <&3
+        read -r c < "/sys/class/net/$dev/carrier" || c=0
+        if [ "$c" != "$carrier" ]; then
+            carrier=$c
+            mark "GP-LINK carrier=$c"
+            if [ "$c" = 1 ]; then
+                read -r tx0 < "$stats/tx_packets"
+                read -r rx0 < "$stats/rx_packets"
+            fi
+        fi
+        if [ -n "$tx0" ]; then
+            read -r n < "$stats/tx_packets"
+            [ "$n" = "$tx0" ] || { mark "GP-FIRST-TX"; tx0=""; }
+        fi
+        if [ -n "$rx0" ]; then
+            read -r n < "$stats/rx_packets"
+            [ "$n" = "$rx0" ] || { mark "GP-FIRST-RX"; rx0=""; }
+        fi
+        state=none
+        while read -r a _ flags _; do
+            [ "$a" = "$dst" ] || continue
+            if [ "$flags" = 0x0 ]; then state=incomplete; else state=complete; fi
+        done < /proc/net/arp
+        [ "$state" = "$neigh" ] || { neigh=$state; mark "GP-NEIGH $dst $state"; }
+    done
+}
+[ -n "$watch_dst" ] && watch "$watch_dst" "$dev" &
 
 # Wait until DST answers a ping (up to 60 s).
 reach() {

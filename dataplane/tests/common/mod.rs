@@ -10,6 +10,8 @@
 pub mod netns;
 /// A reader for `tcpdump -w` captures.
 pub mod pcap;
+/// QEMU guests (the tiny busybox guest of scripts/qemu/build-guest.sh) on vhost-user sockets.
+pub mod qemu;
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -178,11 +180,130 @@ impl Drop for Guard {
     }
 }
 
-/// The dataplane under test, with its stdout collected line by line.
+/// Lines a child printed, each with the instant it was read, so a test can wait for one and
+/// put the events of several processes (dataplane, guests) on one time line.
+#[derive(Clone, Default)]
+pub struct StampedLines(Arc<(Mutex<StampedInner>, Condvar)>);
+
+#[derive(Default)]
+struct StampedInner {
+    lines: Vec<(Instant, String)>,
+    /// The pipe reached EOF (the child closed it or exited).
+    closed: bool,
+}
+
+impl StampedLines {
+    /// Reads `pipe` line by line on a thread until EOF, stamping each line as it arrives;
+    /// a trailing CR (a guest's serial console) is dropped. Every line is also appended to
+    /// `copy`, when given, so a file keeps the whole output for diagnostics.
+    pub fn collect(
+        pipe: impl std::io::Read + Send + 'static,
+        mut copy: Option<std::fs::File>,
+    ) -> (StampedLines, std::thread::JoinHandle<()>) {
+        let lines = StampedLines::default();
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut r = BufReader::new(pipe);
+            // Bytes, not read_line: a guest console may print invalid UTF-8.
+            while matches!(r.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                let at = Instant::now();
+                if let Some(f) = copy.as_mut() {
+                    let _ = f.write_all(&buf);
+                }
+                let text = String::from_utf8_lossy(&buf);
+                let text = text.trim_end_matches(['\n', '\r']).to_string();
+                buf.clear();
+                let (m, cv) = &*sink.0;
+                m.lock().unwrap().lines.push((at, text));
+                cv.notify_all();
+            }
+            let (m, cv) = &*sink.0;
+            m.lock().unwrap().closed = true;
+            cv.notify_all();
+        });
+        (lines, reader)
+    }
+
+    /// The first line (in arrival order) at index `from` or later that satisfies `pred`,
+    /// with its index; `None` after `limit`, or at once when the pipe is closed and no
+    /// such line came.
+    pub fn wait_from(
+        &self,
+        from: usize,
+        pred: impl Fn(&str) -> bool,
+        limit: Duration,
+    ) -> Option<(usize, Instant, String)> {
+        let (m, cv) = &*self.0;
+        let deadline = Instant::now() + limit;
+        let mut inner = m.lock().unwrap();
+        loop {
+            if let Some((i, (at, l))) = inner
+                .lines
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, (_, l))| pred(l))
+            {
+                return Some((i, *at, l.clone()));
+            }
+            let now = Instant::now();
+            if now >= deadline || inner.closed {
+                return None;
+            }
+            inner = cv.wait_timeout(inner, deadline - now).unwrap().0;
+        }
+    }
+
+    /// The first line satisfying `pred`, waiting up to `limit` for it.
+    pub fn wait(&self, pred: impl Fn(&str) -> bool, limit: Duration) -> Option<(Instant, String)> {
+        self.wait_from(0, pred, limit).map(|(_, at, l)| (at, l))
+    }
+
+    /// How many lines have arrived so far (an index for [`StampedLines::wait_from`]).
+    pub fn len(&self) -> usize {
+        self.0 .0.lock().unwrap().lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every line so far, with its arrival instant.
+    pub fn stamped(&self) -> Vec<(Instant, String)> {
+        self.0 .0.lock().unwrap().lines.clone()
+    }
+
+    /// Every line so far.
+    pub fn texts(&self) -> Vec<String> {
+        self.0
+             .0
+            .lock()
+            .unwrap()
+            .lines
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
+    /// Whether the pipe has reached EOF.
+    pub fn closed(&self) -> bool {
+        self.0 .0.lock().unwrap().closed
+    }
+}
+
+/// The dataplane under test, with its stdout and its log (stderr) collected line by line,
+/// each line stamped when it arrived.
 pub struct Dataplane {
     pub guard: Guard,
-    lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+    /// When the process was spawned.
+    pub spawned: Instant,
+    lines: StampedLines,
+    log: StampedLines,
+    /// The stdout reader; it ends at EOF.
     reader: Option<std::thread::JoinHandle<()>>,
+    /// The stderr reader (which also fills `<scratch>/dataplane.stderr`).
+    log_reader: Option<std::thread::JoinHandle<()>>,
     stderr_path: PathBuf,
 }
 
@@ -201,8 +322,8 @@ impl Dataplane {
     }
 
     /// Starts `cmd` (the dataplane binary, or a wrapper such as `ip netns exec NS` with the
-    /// binary as its first argument) with `<eal> -- <app>` appended, its stdout collected
-    /// line by line and its stderr in `<scratch>/dataplane.stderr`.
+    /// binary as its first argument) with `<eal> -- <app>` appended, its stdout and stderr
+    /// collected line by line and its stderr also in `<scratch>/dataplane.stderr`.
     pub fn spawn_with(mut cmd: Command, s: &Scratch, eal: &[String], app: &[String]) -> Dataplane {
         let stderr_path = s.dir.join("dataplane.stderr");
         cmd.args(eal)
@@ -210,48 +331,48 @@ impl Dataplane {
             .args(app)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap());
+            .stderr(Stdio::piped());
         die_with_parent(&mut cmd);
+        let spawned = Instant::now();
         let mut child = cmd.spawn().expect("spawn dataplane");
-        let out = child.stdout.take().unwrap();
-        let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let (m, cv) = &*sink;
-                m.lock().unwrap().push(line);
-                cv.notify_all();
-            }
-        });
+        let (lines, out_reader) = StampedLines::collect(child.stdout.take().unwrap(), None);
+        // Appended: a test that restarts the dataplane keeps every run's log in one file.
+        let copy = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)
+            .unwrap();
+        let (log, err_reader) = StampedLines::collect(child.stderr.take().unwrap(), Some(copy));
         Dataplane {
             guard: Guard {
                 child,
                 name: "dataplane",
             },
+            spawned,
             lines,
-            reader: Some(reader),
+            log,
+            reader: Some(out_reader),
+            log_reader: Some(err_reader),
             stderr_path,
         }
     }
 
     pub fn wait_line(&self, pred: impl Fn(&str) -> bool, limit: Duration) -> bool {
-        let (m, cv) = &*self.lines;
-        let deadline = Instant::now() + limit;
-        let mut lines = m.lock().unwrap();
-        loop {
-            if lines.iter().any(|l| pred(l)) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            lines = cv.wait_timeout(lines, deadline - now).unwrap().0;
-        }
+        self.lines.wait(pred, limit).is_some()
     }
 
     pub fn stdout(&self) -> Vec<String> {
-        self.lines.0.lock().unwrap().clone()
+        self.lines.texts()
+    }
+
+    /// Stdout, line by line with arrival instants.
+    pub fn stdout_lines(&self) -> &StampedLines {
+        &self.lines
+    }
+
+    /// The log (stderr: EAL, vhost library and our own), line by line with arrival instants.
+    pub fn log(&self) -> &StampedLines {
+        &self.log
     }
 
     pub fn diagnostics(&self) -> String {
@@ -266,9 +387,12 @@ impl Dataplane {
     pub fn stop_with(mut self, sig: i32) -> (ExitStatus, Finals, String) {
         self.guard.signal(sig);
         let st = self.guard.wait_for(Duration::from_secs(30));
-        // The reader ends at EOF, after the last line the process wrote.
+        // The readers end at EOF, after the last line the process wrote.
         if st.is_some() {
-            if let Some(r) = self.reader.take() {
+            for r in [self.reader.take(), self.log_reader.take()]
+                .into_iter()
+                .flatten()
+            {
                 let _ = r.join();
             }
         }
