@@ -73,6 +73,7 @@ fn guest(
         role,
         mac,
         protocol,
+        nic_extra: "",
     }
 }
 
@@ -143,6 +144,186 @@ fn two_guests_ping_and_iperf3_through_the_switch() {
     for port in ["port=vhu0", "port=vhu1"] {
         assert!(f.get(port, "rx") > 100, "{port}: {diag}");
     }
+    // Offloads: both guests negotiated host TSO and TSO receive (logged per port), so A's
+    // large TCP frames went to B whole, none cut in software.
+    assert_eq!(
+        diag.matches("guest features").count(),
+        2,
+        "one feature line per guest\n{diag}"
+    );
+    for l in diag.lines().filter(|l| l.contains("guest features")) {
+        for feature in [" CSUM", "GUEST_CSUM", "HOST_TSO4", "GUEST_TSO4"] {
+            assert!(l.contains(feature), "{feature} not negotiated: {l}");
+        }
+    }
+    assert!(
+        f.get("port=vhu0", "rx_tso") > 0,
+        "A sent no TSO frame\n{diag}"
+    );
+    assert_eq!(f.get("port=vhu0", "tso_segmented"), 0, "{diag}");
+}
+
+/// iperf3 from guest A (host TSO) to guest B whose NIC takes no large frames and verifies
+/// every checksum itself (`guest_tso4/6=off,guest_csum=off`): every large frame of A's is
+/// cut in software into MSS-sized frames with complete checksums, and TCP works (a wrong
+/// checksum or a lost byte would stall it).
+#[test]
+fn tso_frames_are_segmented_for_a_guest_without_tso_receive() {
+    let _serial = serial();
+    let s = Scratch::new("qemutso");
+    let socks = [s.sock("vm1"), s.sock("vm2")];
+    let dp = Dataplane::start(&s, &vhost_args(&socks));
+    let mut b = Guest::boot(
+        &s,
+        GuestSpec {
+            nic_extra: ",guest_tso4=off,guest_tso6=off,guest_csum=off",
+            ..guest(
+                "B",
+                &socks[1],
+                SocketRole::QemuClient,
+                MAC_B,
+                format!("gp.ip={IP_B}/24 gp.test=iperf3s"),
+            )
+        },
+    );
+    let mut a = Guest::boot(
+        &s,
+        guest(
+            "A",
+            &socks[0],
+            SocketRole::QemuClient,
+            MAC_A,
+            format!("gp.ip={IP_A}/24 gp.test=iperf3c:{IP_B}:3"),
+        ),
+    );
+    let a_st = a.wait_exit(Duration::from_secs(240));
+    let b_st = b.wait_exit(Duration::from_secs(30));
+    let a_out = a.serial().texts();
+    let guests = format!("{}\n{}", a.diagnostics(), b.diagnostics());
+    assert!(a_st.is_some_and(|st| st.success()), "{a_st:?}\n{guests}");
+    assert!(b_st.is_some_and(|st| st.success()), "{b_st:?}\n{guests}");
+    assert!(
+        a_out
+            .iter()
+            .any(|l| l.starts_with("GP-TEST-END iperf3c rc=0")),
+        "iperf3 failed\n{guests}"
+    );
+    for l in a_out.iter().filter(|l| l.ends_with("sender")) {
+        eprintln!("iperf3 A->B (segmented): {l}");
+    }
+    let (st, f, diag) = dp.stop();
+    assert!(st.success(), "{diag}");
+    assert_eq!(f.get("mempool", "in_use"), 0, "{diag}");
+    let large = f.get("port=vhu0", "rx_tso");
+    let segmented = f.get("port=vhu0", "tso_segmented");
+    let segments = f.get("port=vhu0", "tso_segments");
+    eprintln!("rx_tso={large} tso_segmented={segmented} tso_segments={segments}");
+    assert!(large > 0, "A sent no TSO frame\n{diag}");
+    assert_eq!(segmented, large, "every large frame was cut\n{diag}");
+    assert!(segments > 2 * segmented, "into several frames each\n{diag}");
+    for drop in [
+        "tso_no_buffer",
+        "tso_not_tcp",
+        "tso_bad_size",
+        "tso_length_mismatch",
+    ] {
+        assert_eq!(
+            f.get("port=vhu0", &format!("drop_{drop}")),
+            0,
+            "{drop}\n{diag}"
+        );
+    }
+    // B's port logged the features B refused.
+    assert!(
+        diag.lines()
+            .any(|l| l.contains("guest features") && !l.contains("GUEST_TSO4")),
+        "{diag}"
+    );
+}
+
+/// iperf3 from guest A (host TSO) to the Linux TCP stack behind a `net_tap` port: frames
+/// toward an ethdev port are always complete (segmented to the MSS, checksums filled in),
+/// and the kernel, which verifies every checksum of what the TAP hands it, accepts them.
+#[test]
+fn tso_frames_to_an_ethdev_port_arrive_segmented_and_checksummed() {
+    let _serial = serial();
+    let s = Scratch::new("qemutap");
+    let d = netns::Netns::new("tsod");
+    let e = netns::Netns::new("tsoe");
+    let sock = s.sock("vm1");
+    let cfg = s.write(
+        "tap.toml",
+        &format!(
+            "[[port]]\nname = \"vm1\"\ntype = \"vhost-user\"\npath = \"{}\"\n\n\
+             [[port]]\nname = \"tap\"\ntype = \"dpdk\"\ndevargs = \"net_tap0,iface=dptso0\"\n",
+            sock.display()
+        ),
+    );
+    let app: Vec<String> = ["--config", &cfg.display().to_string()]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let dp = Dataplane::start_in(&d, &s, &dataplane_eal(&s), &app);
+    assert!(
+        netns::wait_until(EVENT, || d.has_link("dptso0")),
+        "no dptso0:\n{}",
+        dp.diagnostics()
+    );
+    d.ip(&format!("link set dptso0 netns {}", e.name));
+    assert!(netns::wait_until(EVENT, || e.has_link("dptso0")));
+    e.ip(&format!("addr add {IP_B}/24 dev dptso0"));
+    e.ip("link set dptso0 up");
+    let mut server = e.spawn(&["iperf3", "-s", "-1", "-f", "m"], "iperf3-server");
+    let mut a = Guest::boot(
+        &s,
+        guest(
+            "A",
+            &sock,
+            SocketRole::QemuClient,
+            MAC_A,
+            format!("gp.ip={IP_A}/24 gp.test=iperf3c:{IP_B}:3"),
+        ),
+    );
+    let a_st = a.wait_exit(Duration::from_secs(240));
+    let a_out = a.serial().texts();
+    let server_st = server.wait_exit(EVENT);
+    assert!(
+        a_st.is_some_and(|st| st.success()),
+        "{a_st:?}\n{}",
+        a.diagnostics()
+    );
+    assert!(
+        a_out
+            .iter()
+            .any(|l| l.starts_with("GP-TEST-END iperf3c rc=0")),
+        "iperf3 to the kernel failed\n{}\n{}",
+        a.diagnostics(),
+        server.diagnostics()
+    );
+    assert!(
+        server_st.is_some_and(|st| st.success()),
+        "{}",
+        server.diagnostics()
+    );
+    for l in a_out.iter().filter(|l| l.ends_with("sender")) {
+        eprintln!("iperf3 A->kernel via net_tap: {l}");
+    }
+    let (st, f, diag) = dp.stop();
+    assert!(st.success(), "{diag}");
+    assert_eq!(f.get("mempool", "in_use"), 0, "{diag}");
+    let large = f.get("port=vm1", "rx_tso");
+    eprintln!(
+        "rx_tso={large} tso_segmented={} tso_segments={} tap tx={}",
+        f.get("port=vm1", "tso_segmented"),
+        f.get("port=vm1", "tso_segments"),
+        f.get("port=tap", "tx")
+    );
+    assert!(large > 0, "A sent no TSO frame\n{diag}");
+    assert_eq!(f.get("port=vm1", "tso_segmented"), large, "{diag}");
+    assert!(
+        f.get("port=tap", "tx") >= f.get("port=vm1", "tso_segments"),
+        "{diag}"
+    );
 }
 
 /// One restart's events, in milliseconds after the new dataplane process was spawned.

@@ -80,6 +80,8 @@ pub struct GuestSpec {
     pub mac: &'static str,
     /// The guest protocol words for the kernel command line (`gp.ip=... gp.test=...`).
     pub protocol: String,
+    /// Extra `virtio-net-pci` properties, e.g. `,guest_tso4=off` (a NIC without TSO receive).
+    pub nic_extra: &'static str,
 }
 
 /// A running QEMU guest. Its serial console is collected line by line; QEMU's own stderr
@@ -119,9 +121,10 @@ impl Guest {
         // QEMU 7.2 under TCG segfaults when the guest driver starts a vhost-user
         // virtio-net with MSI-X: INTx (vectors=0) there.
         let nic = format!(
-            "virtio-net-pci,netdev=n0,mac={},romfile={}",
+            "virtio-net-pci,netdev=n0,mac={},romfile={}{}",
             spec.mac,
-            if kvm { "" } else { ",vectors=0" }
+            if kvm { "" } else { ",vectors=0" },
+            spec.nic_extra
         );
         let extra = std::env::var("DP_QEMU_GUEST_ARGS").unwrap_or_default();
         let append = format!("console=ttyS0 quiet panic=-1 {} {extra}", spec.protocol);
