@@ -591,7 +591,9 @@ fn open_port(
                         client as u8
                     );
                     let device = format!("{VHOST_DEVICE_PREFIX}{name}");
-                    PortControl::Eth(open_ethdev(name, &devargs, &device, pool).map_err(setup_err)?)
+                    PortControl::Eth(
+                        open_ethdev(name, &devargs, &device, pool, true).map_err(setup_err)?,
+                    )
                 }
             };
             if !client {
@@ -604,7 +606,7 @@ fn open_port(
         }
         PortKind::Dpdk { devargs } => {
             let device = pmd_config::device_name(devargs);
-            let eth = open_ethdev(name, devargs, &device, pool).map_err(setup_err)?;
+            let eth = open_ethdev(name, devargs, &device, pool, false).map_err(setup_err)?;
             (PortControl::Eth(eth), None)
         }
     };
@@ -687,9 +689,20 @@ fn apply_socket_access(path: &Path, access: &SocketAccess) -> Result<(), String>
 }
 
 /// Probes, configures and starts the ethdev `device` that `devargs` describes, for bridge
-/// port `name`.
-fn open_ethdev(name: &str, devargs: &str, device: &str, pool: &Mempool) -> dpdk::Result<EthPort> {
+/// port `name`. A vhost-user port through net_vhost (`guest_departures`) counts its guest's
+/// departures from its link-state events, so the worker flushes the guest's MACs at each,
+/// however short its stay (see `EthPort::count_guest_departures`).
+fn open_ethdev(
+    name: &str,
+    devargs: &str,
+    device: &str,
+    pool: &Mempool,
+    guest_departures: bool,
+) -> dpdk::Result<EthPort> {
     let mut eth = EthPort::probe(devargs, device)?;
+    if guest_departures {
+        eth.count_guest_departures()?;
+    }
     eth.configure(RING_DESCRIPTORS, RING_DESCRIPTORS, pool)?;
     eth.start()?;
     log::info!(

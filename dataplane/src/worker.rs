@@ -169,8 +169,10 @@ pub struct Worker<P: PacketPort> {
     pub pool: Mempool,
     /// For each vhost-user bridge port, its link state as the worker last saw it (from
     /// `PortCounters::link_up`, which the main lcore keeps): when its guest goes away, the
-    /// MACs learned on it are flushed. `None` for other ports (an ethdev's link can also
-    /// read down for reasons that do not move hosts, such as a TAP moved to another network
+    /// MACs learned on it are flushed. Only the fallback for a port that does not count its
+    /// guest's departures ([`PacketPort::departures`]); the vhost library port and a
+    /// net_vhost port both do. `None` for other ports (an ethdev's link can also read down
+    /// for reasons that do not move hosts, such as a TAP moved to another network
     /// namespace).
     pub link_seen: Vec<Option<bool>>,
     /// Ports whose buffered frames wait for another try (see [`WorkerPort::flush`]).

@@ -5,8 +5,9 @@
 //! * [`Mbuf`] / [`MbufBurst`]: owned packet buffers; whatever is still owned when dropped
 //!   goes back to its pool, so an early return can never leak an mbuf.
 //! * [`EthPort`] (control: configure, start, stop, close, stats, link) and [`EthQueue`]
-//!   (data: rx/tx bursts on one queue pair, `Copy`, handed to a worker lcore), the latter
-//!   behind the small [`PacketPort`] interface the poll loop is written against.
+//!   (data: rx/tx bursts on one queue pair, handed to a worker lcore; on a net_vhost port,
+//!   also its guest's departures, from link-state events), the latter behind the small
+//!   [`PacketPort`] interface the poll loop is written against.
 //! * [`VhostUser`] (control: register a vhost-user socket, guest attach/detach, link) and
 //!   [`VhostQueue`] (data: `rte_vhost_dequeue_burst`/`rte_vhost_enqueue_burst` behind the
 //!   same [`PacketPort`]): vhost-user ports served by the vhost library directly, without

@@ -1,8 +1,10 @@
 use crate::error::{check, Error, Result};
 use crate::mbuf::{MbufBurst, BURST_SIZE};
 use crate::mempool::Mempool;
-use std::ffi::{CStr, CString};
+use std::ffi::{c_int, c_void, CStr, CString};
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The data-path interface the poll loop is written against: bursts in, bursts out, on one
 /// queue pair. A port implementation that bypasses ethdev (for example the vhost library
@@ -41,10 +43,25 @@ pub trait PacketPort {
 ///
 /// Neither `Clone` nor `Copy`: ethdev queues are not thread-safe, so [`EthPort::take_queue`]
 /// hands each one out once, and only its owner can poll it.
-#[derive(Debug)]
 pub struct EthQueue {
     port_id: u16,
     queue_id: u16,
+    /// For a net_vhost port whose guest departures are counted
+    /// ([`EthPort::count_guest_departures`]): the state its link-state callback shares.
+    guest: Option<Arc<GuestGate>>,
+    /// `departures` as the last receive call with a guest attached read it (see
+    /// [`PacketPort::departures_before_rx`]).
+    departures_before_rx: u64,
+}
+
+impl std::fmt::Debug for EthQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EthQueue")
+            .field("port_id", &self.port_id)
+            .field("queue_id", &self.queue_id)
+            .field("counts_departures", &self.guest.is_some())
+            .finish()
+    }
 }
 
 impl EthQueue {
@@ -53,23 +70,43 @@ impl EthQueue {
     }
 }
 
+/// `rte_eth_rx_burst` into the empty `burst`; returns how many packets it received.
+#[inline(always)]
+fn eth_rx_burst(port_id: u16, queue_id: u16, burst: &mut MbufBurst) -> usize {
+    // The PMD writes from slot 0: anything still there would be overwritten and leak.
+    burst.clear();
+    // SAFETY: the burst is empty and has BURST_SIZE slots; the PMD writes at most that
+    // many owned mbufs into it, and we record exactly how many.
+    unsafe {
+        let n =
+            dpdk_sys::shim_eth_rx_burst(port_id, queue_id, burst.raw_slots(), BURST_SIZE as u16);
+        burst.set_len(n as usize);
+        n as usize
+    }
+}
+
 impl PacketPort for EthQueue {
+    /// Receives a burst. On a net_vhost port that counts its guest's departures, only while
+    /// the link-state callback has seen a guest attach and not yet leave (see [`GuestGate`]).
     #[inline]
     fn rx_burst(&mut self, burst: &mut MbufBurst) -> usize {
-        // The PMD writes from slot 0: anything still there would be overwritten and leak.
-        burst.clear();
-        // SAFETY: the burst is empty and has BURST_SIZE slots; the PMD writes at most that
-        // many owned mbufs into it, and we record exactly how many.
-        unsafe {
-            let n = dpdk_sys::shim_eth_rx_burst(
-                self.port_id,
-                self.queue_id,
-                burst.raw_slots(),
-                BURST_SIZE as u16,
-            );
-            burst.set_len(n as usize);
-            n as usize
+        let Some(gate) = &self.guest else {
+            return eth_rx_burst(self.port_id, self.queue_id, burst);
+        };
+        if !gate.enter() {
+            burst.clear();
+            return 0;
         }
+        // Inside the bracket: this guest's departure cannot be counted before leave() (the
+        // callback waits for it), and every departure before its arrival already is (the
+        // vhost event thread counted it before it marked this guest attached, which enter()
+        // read). The packets come from this guest: net_vhost destroys a device only after
+        // its bursts have ended (its own allow_queuing / while_queuing bracket) and then
+        // calls back, and a next guest's new_device waits for that callback to return.
+        self.departures_before_rx = gate.departures.load(Ordering::Relaxed);
+        let n = eth_rx_burst(self.port_id, self.queue_id, burst);
+        gate.leave();
+        n
     }
 
     #[inline]
@@ -90,6 +127,119 @@ impl PacketPort for EthQueue {
         burst.consume_front(sent);
         sent
     }
+
+    /// Guests that left a net_vhost port since its departures were counted
+    /// ([`EthPort::count_guest_departures`]), each link-down event after a link-up however
+    /// short the stay; `None` for every other ethdev port (a NIC's link can go down and up
+    /// again without any host behind it moving).
+    #[inline]
+    fn departures(&self) -> Option<u64> {
+        self.guest
+            .as_ref()
+            .map(|g| g.departures.load(Ordering::Acquire))
+    }
+
+    #[inline]
+    fn departures_before_rx(&self) -> Option<u64> {
+        self.guest.as_ref().map(|_| self.departures_before_rx)
+    }
+}
+
+/// What the link-state callback of a net_vhost port and the worker receiving from it share.
+///
+/// net_vhost raises `RTE_ETH_EVENT_INTR_LSC` on the vhost library's event thread at the end
+/// of `new_device` (link already up, bursts already allowed) and of `destroy_device` (link
+/// already down, after waiting for bursts in flight to end). The callback turns that into
+/// the same protocol as the vhost library path (`vhost.rs`, `Shared`): the worker brackets
+/// each receive call with `busy` and calls the PMD only while `attached`; a departure
+/// clears `attached`, waits for `busy` to drop and only then counts. The four accesses
+/// that pair up (`busy` set / `attached` read, `attached` cleared / `busy` read) are
+/// `SeqCst`, so either the worker sees the departure and does not receive, or the callback
+/// sees the worker inside and waits for it.
+///
+/// What that guarantees (DPDK 22.11 `drivers/net/vhost/rte_eth_vhost.c`): the packets of a
+/// receive call made inside the bracket come from the guest whose link-up event set
+/// `attached`, because its `destroy_device` cannot return, and the next guest's
+/// `new_device` cannot run (both run one after the other on the vhost event thread),
+/// before the callback has waited for the bracket to end. For the same reason the library
+/// cannot free or reset the departing guest's device while a `rte_eth_rx_burst` of ours
+/// still uses it, even if net_vhost's own bracket (`allow_queuing` / `while_queuing`, plain
+/// volatile accesses with no fence between the store and the load) let one through. The
+/// only departure that escapes the callback is the one net_vhost's close causes, after the
+/// callback is unregistered (see [`EthPort::close`]). Transmit calls are not bracketed:
+/// which guest gets a frame does not matter to the MAC table.
+#[repr(align(64))]
+struct GuestGate {
+    /// A guest is attached as far as the worker is concerned: set by the link-up event,
+    /// cleared by the link-down event.
+    attached: AtomicBool,
+    /// The worker is inside a receive call it made with `attached` set.
+    busy: AtomicBool,
+    /// Link-down events that found a guest attached. Bumped after `attached` is cleared and
+    /// the worker is out, before the next link-up event sets `attached` again.
+    departures: AtomicU64,
+    /// The ethdev name, for the log.
+    device: String,
+}
+
+impl GuestGate {
+    /// Enters a receive call: whether a guest is attached (then with `busy` set).
+    #[inline(always)]
+    fn enter(&self) -> bool {
+        // An idle port (no guest) costs one plain load, without the fence below.
+        if !self.attached.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.busy.store(true, Ordering::SeqCst);
+        if !self.attached.load(Ordering::SeqCst) {
+            self.busy.store(false, Ordering::Release);
+            return false;
+        }
+        true
+    }
+
+    /// Leaves a receive call. Release: the call, and the departure count read inside it,
+    /// happen before a link-down event that sees `busy == false` counts the departure.
+    #[inline(always)]
+    fn leave(&self) {
+        self.busy.store(false, Ordering::Release);
+    }
+
+    /// Link-down: stops the worker from receiving and waits until it is out of a receive
+    /// call. Returns whether a guest was attached.
+    fn withdraw(&self) -> bool {
+        let was_attached = self.attached.swap(false, Ordering::SeqCst);
+        while self.busy.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+        was_attached
+    }
+}
+
+/// The `RTE_ETH_EVENT_INTR_LSC` callback of a net_vhost port whose departures are counted.
+/// Runs on the vhost library's event thread, after net_vhost has updated the link status.
+unsafe extern "C" fn guest_link_event(
+    port_id: u16,
+    event: dpdk_sys::rte_eth_event_type,
+    cb_arg: *mut c_void,
+    _ret_param: *mut c_void,
+) -> c_int {
+    if event != dpdk_sys::RTE_ETH_EVENT_INTR_LSC {
+        return 0;
+    }
+    // SAFETY: cb_arg is the GuestGate the EthPort registered with this callback; the port
+    // keeps it alive until rte_eth_dev_callback_unregister has succeeded, which ethdev
+    // refuses (EAGAIN) while the callback runs.
+    let gate = unsafe { &*(cb_arg as *const GuestGate) };
+    if link_status(port_id).up {
+        if !gate.attached.swap(true, Ordering::SeqCst) {
+            log::info!("{}: guest attached (link up)", gate.device);
+        }
+    } else if gate.withdraw() {
+        gate.departures.fetch_add(1, Ordering::Release);
+        log::info!("{}: guest detached (link down)", gate.device);
+    }
+    0
 }
 
 /// Link state as the PMD reports it.
@@ -124,6 +274,11 @@ pub struct EthPort {
     queue_taken: bool,
     /// The pool the rx queue allocates from, kept alive for as long as the port.
     pool: Option<Mempool>,
+    /// `configure` has run (for net_vhost: its socket is open, a guest may attach).
+    configured: bool,
+    /// The state the link-state callback of a net_vhost port shares with its queue, while
+    /// the callback is registered ([`count_guest_departures`](Self::count_guest_departures)).
+    guest: Option<Arc<GuestGate>>,
 }
 
 impl EthPort {
@@ -214,6 +369,8 @@ impl EthPort {
             closed: false,
             queue_taken: false,
             pool: None,
+            configured: false,
+            guest: None,
         })
     }
 
@@ -308,7 +465,96 @@ impl EthPort {
             )?;
         }
         self.pool = Some(pool.clone());
+        self.configured = true;
         Ok(())
+    }
+
+    /// Makes the port count its guest's departures: every time the link of this net_vhost
+    /// port goes down after it came up (net_vhost's `destroy_device`, a guest detaching or
+    /// resetting its rings), however short the guest's stay, which sampling the link state
+    /// misses. Its queue then reports them through [`PacketPort::departures`] and
+    /// [`PacketPort::departures_before_rx`], and receives only between a link-up and the
+    /// next link-down event, so the frames of a receive call belong to the guest that
+    /// arrived after the departures it read and is not one of them.
+    ///
+    /// Only for net_vhost ports, and before [`configure`](Self::configure) (which opens
+    /// the socket: no guest can have attached unseen) and [`take_queue`](Self::take_queue).
+    pub fn count_guest_departures(&mut self) -> Result<()> {
+        let op = format!("count_guest_departures({})", self.name);
+        let driver = self.driver_name();
+        if driver != "net_vhost" {
+            return Err(Error::other(
+                op,
+                format!("driver {driver} is not net_vhost"),
+            ));
+        }
+        if self.configured || self.queue_taken || self.guest.is_some() {
+            return Err(Error::other(
+                op,
+                "must come first, before configure and take_queue",
+            ));
+        }
+        let gate = Arc::new(GuestGate {
+            attached: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
+            departures: AtomicU64::new(0),
+            device: self.name.clone(),
+        });
+        // SAFETY: valid port id; the callback has the rte_eth_dev_cb_fn signature; its
+        // argument points into the Arc this port keeps until the callback is unregistered
+        // (close_inner), and GuestGate is Sync (atomics and an immutable String).
+        let ret = unsafe {
+            dpdk_sys::rte_eth_dev_callback_register(
+                self.id,
+                dpdk_sys::RTE_ETH_EVENT_INTR_LSC,
+                Some(guest_link_event),
+                Arc::as_ptr(&gate) as *mut c_void,
+            )
+        };
+        check(
+            &format!("rte_eth_dev_callback_register({})", self.name),
+            ret,
+        )?;
+        self.guest = Some(gate);
+        Ok(())
+    }
+
+    /// Unregisters the link-state callback, if any, so it neither runs on a port that is
+    /// closing nor outlives the port: ethdev keeps a released port's callbacks and would
+    /// call them for the next device given the same port id.
+    fn stop_counting_departures(&mut self) {
+        let Some(gate) = self.guest.take() else {
+            return;
+        };
+        loop {
+            // SAFETY: the same port, event, function and argument as registered; the gate
+            // stays alive (held here) until this succeeds.
+            let ret = unsafe {
+                dpdk_sys::rte_eth_dev_callback_unregister(
+                    self.id,
+                    dpdk_sys::RTE_ETH_EVENT_INTR_LSC,
+                    Some(guest_link_event),
+                    Arc::as_ptr(&gate) as *mut c_void,
+                )
+            };
+            match -ret {
+                0 => return,
+                // The callback is running (it waits at most for a receive call to end).
+                libc::EAGAIN => std::thread::yield_now(),
+                _ => {
+                    // Still registered for all we know: the gate must outlive it.
+                    log::warn!(
+                        "{}",
+                        Error::from_code(
+                            format!("rte_eth_dev_callback_unregister({})", self.name),
+                            -ret
+                        )
+                    );
+                    std::mem::forget(gate);
+                    return;
+                }
+            }
+        }
     }
 
     pub fn start(&mut self) -> Result<()> {
@@ -355,6 +601,10 @@ impl EthPort {
         if self.closed {
             return Ok(());
         }
+        // First, whatever fails below: net_vhost's close destroys an attached guest's
+        // device, whose link-down event is of no use any more, and the port id is released;
+        // the gate the callback points to goes when this port does.
+        self.stop_counting_departures();
         self.stop()?;
         self.closed = true;
         let device = self.device();
@@ -400,26 +650,14 @@ impl EthPort {
         Some(EthQueue {
             port_id: self.id,
             queue_id: 0,
+            guest: self.guest.clone(),
+            departures_before_rx: 0,
         })
     }
 
     /// Current link state without waiting (safe to call while a worker polls the port).
     pub fn link(&self) -> LinkStatus {
-        let mut link = MaybeUninit::<dpdk_sys::rte_eth_link>::zeroed();
-        // SAFETY: valid port id and out-pointer.
-        let ret = unsafe { dpdk_sys::rte_eth_link_get_nowait(self.id, link.as_mut_ptr()) };
-        if ret < 0 {
-            return LinkStatus {
-                up: false,
-                speed_mbps: 0,
-            };
-        }
-        // SAFETY: filled by the call above.
-        let link = unsafe { link.assume_init() };
-        LinkStatus {
-            up: link.link_status() != 0,
-            speed_mbps: link.link_speed,
-        }
+        link_status(self.id)
     }
 
     pub fn stats(&self) -> PortStats {
@@ -470,6 +708,25 @@ impl Drop for EthPort {
         if let Err(e) = self.close_inner(false) {
             log::warn!("{}", e);
         }
+    }
+}
+
+/// The link state of port `port_id` without waiting (down for an invalid port).
+fn link_status(port_id: u16) -> LinkStatus {
+    let mut link = MaybeUninit::<dpdk_sys::rte_eth_link>::zeroed();
+    // SAFETY: a valid out-pointer; an invalid port id just returns an error.
+    let ret = unsafe { dpdk_sys::rte_eth_link_get_nowait(port_id, link.as_mut_ptr()) };
+    if ret < 0 {
+        return LinkStatus {
+            up: false,
+            speed_mbps: 0,
+        };
+    }
+    // SAFETY: filled by the call above.
+    let link = unsafe { link.assume_init() };
+    LinkStatus {
+        up: link.link_status() != 0,
+        speed_mbps: link.link_speed,
     }
 }
 
