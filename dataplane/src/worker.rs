@@ -205,6 +205,14 @@ impl<P: PacketPort> Worker<P> {
     pub fn run(mut self) -> Self {
         assert!(self.ports.len() <= MAX_PORTS, "at most {MAX_PORTS} ports");
         assert_eq!(self.ports.len(), self.roles.len(), "one role per port");
+        if self.sleep_max_us > 0 {
+            // The kernel may stretch a sleep by the thread's timer slack (50 µs by default),
+            // which would turn a 1 µs back-off into 50 and add it to every frame that
+            // arrives while the worker sleeps; OVS sets 1 µs on its PMD threads for
+            // pmd-maxsleep, as here. Best effort: the worker works the same without it.
+            // SAFETY: PR_SET_TIMERSLACK takes a plain integer and only affects this thread.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
+        }
         let mut rx = MbufBurst::new();
         let mut perf = WorkerSnapshot::default();
         let mut sleep_us: u32 = 0;

@@ -37,7 +37,8 @@
 #
 # Environment: GUEST_DIR (default target/qemu-guest, built by build-guest.sh when missing),
 # CARGO_TARGET_DIR (where the release dataplane is built), OURS_ARGS (extra dataplane
-# options, e.g. "--pmd-sleep-max 50"; shown in the label), QG_ACCEL=kvm|tcg to force the
+# options, e.g. "--mbufs 32767"; shown in the label), OURS_TX_RETRIES (tx_retries_max of
+# both ports; default the dataplane's, 8), QG_ACCEL=kvm|tcg to force the
 # accelerator. Run as root. Installs what it needs (scripts/setup.sh --bench, build-guest.sh).
 # Holds /tmp/dataplane-pollers.lock while it runs; stops everything it started, also on
 # Ctrl-C. A full run (--secs 10 --reps 3: 9 runs of 28-37 s) takes about 5 minutes under TCG
@@ -177,6 +178,9 @@ type = "vhost-user"
 path = "$d/sock/b.sock"
 mode = "client"
 EOF
+    if [ -n "${OURS_TX_RETRIES:-}" ]; then
+        sed -i "/^mode = \"client\"\$/a tx_retries_max = $OURS_TX_RETRIES" "$d/dataplane.toml"
+    fi
     "$dp_bin" -l 0-1 --no-pci --no-huge -m 512 --file-prefix "$tag-ours" -- \
         --config "$d/dataplane.toml" --stats-interval 5 --pmd-sleep-max "$pmd_sleep" ${OURS_ARGS:-} \
         > "$d/dataplane.out" 2> "$d/dataplane.err" < /dev/null &
@@ -296,7 +300,7 @@ stop_linux_bridge() {
 
 label_of() {
     case "$1" in
-        ours) echo "ours (vhost-user client ports, 1 worker lcore, --pmd-sleep-max $pmd_sleep${OURS_ARGS:+, $OURS_ARGS})" ;;
+        ours) echo "ours (vhost-user client ports, 1 worker lcore, --pmd-sleep-max $pmd_sleep${OURS_TX_RETRIES:+, tx_retries_max $OURS_TX_RETRIES}${OURS_ARGS:+, $OURS_ARGS})" ;;
         ovs)
             if [ "$ovs_tso" = 1 ]; then
                 echo "ovs-dpdk 3.1 (dpdkvhostuserclient, 1 PMD, pmd-maxsleep=$pmd_sleep, userspace-tso-enable=true)"

@@ -28,7 +28,8 @@
 # `-object memory-backend-memfd,id=mem,size=...,share=on -numa node,memdev=mem`,
 # `-chardev socket,... -netdev type=vhost-user,... -device virtio-net-pci,...`.
 # QG_GUEST_DIR (default: target/qemu-guest of the repository) holds vmlinuz and initramfs.gz.
-# QG_ACCEL=kvm|tcg forces the accelerator instead of detecting it.
+# QG_ACCEL=kvm|tcg forces the accelerator instead of detecting it. QG_NIC_EXTRA appends
+# virtio-net-pci properties to every guest NIC (e.g. ",host_tso4=off,host_tso6=off").
 # The guest protocol (gp.ip=, gp.test=, the GP-* serial markers) is documented in
 # build-guest.sh.
 
@@ -112,7 +113,7 @@ qg_boot() {
         -smp "$QG_SMP" -m "$QG_MEM"
         -object "memory-backend-memfd,id=mem,size=$QG_MEM,share=on" -numa node,memdev=mem
         "${netargs[@]}"
-        -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=$QG_NIC_OPTS"
+        -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=$QG_NIC_OPTS${QG_NIC_EXTRA:-}"
         -nodefaults -no-user-config -display none -no-reboot -msg timestamp=on
         -serial "file:$rundir/$name.serial.log"
         -kernel "$QG_GUEST_DIR/vmlinuz" -initrd "$QG_GUEST_DIR/initramfs.gz"
