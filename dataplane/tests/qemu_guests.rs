@@ -44,16 +44,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
     }
 }
 
-/// The `in_use=` of a live `stats t=... mempool size=... in_use=N` line.
-fn live_in_use(line: &str) -> Option<u64> {
-    if !line.starts_with("stats ") || !line.contains(" mempool ") {
-        return None;
-    }
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix("in_use="))
-        .and_then(|v| v.parse().ok())
-}
-
 /// A guest that pings `dst` every 100 ms for as long as the test runs (busybox ping, after
 /// the guest protocol's wait until `dst` answers), reporting its link and neighbour events.
 fn pinger(dst: &str) -> String {
@@ -77,38 +67,42 @@ fn guest(
     }
 }
 
-#[test]
-fn two_guests_ping_and_iperf3_through_the_switch() {
-    let _serial = serial();
-    let s = Scratch::new("qemu2");
-    let socks = [s.sock("vm1"), s.sock("vm2")];
-    let dp = Dataplane::start(&s, &vhost_args(&socks));
-    let pings = 10;
+/// Boots guest B (10.0.0.2, serving one iperf3 client; extra virtio-net-pci properties
+/// `b_nic`) on `socks[1]` and guest A (10.0.0.1, running the guest tests `a_tests`) on
+/// `socks[0]`, QEMU dialing the dataplane's sockets, and waits until both have powered off
+/// (QEMU exits 0 when a guest's tests are done). Returns A's and B's serial output and both
+/// guests' diagnostics.
+fn iperf_pair(
+    s: &Scratch,
+    socks: &[std::path::PathBuf; 2],
+    b_nic: &'static str,
+    a_tests: String,
+) -> (Vec<String>, Vec<String>, String) {
     let mut b = Guest::boot(
-        &s,
-        guest(
-            "B",
-            &socks[1],
-            SocketRole::QemuClient,
-            MAC_B,
-            format!("gp.ip={IP_B}/24 gp.test=iperf3s"),
-        ),
+        s,
+        GuestSpec {
+            nic_extra: b_nic,
+            ..guest(
+                "B",
+                &socks[1],
+                SocketRole::QemuClient,
+                MAC_B,
+                format!("gp.ip={IP_B}/24 gp.test=iperf3s"),
+            )
+        },
     );
     let mut a = Guest::boot(
-        &s,
+        s,
         guest(
             "A",
             &socks[0],
             SocketRole::QemuClient,
             MAC_A,
-            format!("gp.ip={IP_A}/24 gp.test=ping:{IP_B}:{pings}:0.2,iperf3c:{IP_B}:3"),
+            format!("gp.ip={IP_A}/24 gp.test={a_tests}"),
         ),
     );
-    // Both power off when their tests are done (QEMU exits 0).
     let a_st = a.wait_exit(Duration::from_secs(240));
     let b_st = b.wait_exit(Duration::from_secs(30));
-    let a_out = a.serial().texts();
-    let b_out = b.serial().texts();
     let guests = format!("{}\n{}", a.diagnostics(), b.diagnostics());
     assert!(
         a_st.is_some_and(|st| st.success()),
@@ -117,6 +111,22 @@ fn two_guests_ping_and_iperf3_through_the_switch() {
     assert!(
         b_st.is_some_and(|st| st.success()),
         "guest B did not power off: {b_st:?}\n{guests}"
+    );
+    (a.serial().texts(), b.serial().texts(), guests)
+}
+
+#[test]
+fn two_guests_ping_and_iperf3_through_the_switch() {
+    let _serial = serial();
+    let s = Scratch::new("qemu2");
+    let socks = [s.sock("vm1"), s.sock("vm2")];
+    let dp = Dataplane::start(&s, &vhost_args(&socks));
+    let pings = 10;
+    let (a_out, b_out, guests) = iperf_pair(
+        &s,
+        &socks,
+        "",
+        format!("ping:{IP_B}:{pings}:0.2,iperf3c:{IP_B}:3"),
     );
     let replies = a_out.iter().filter(|l| ping_reply_seq(l).is_some()).count();
     assert!(
@@ -173,35 +183,12 @@ fn tso_frames_are_segmented_for_a_guest_without_tso_receive() {
     let s = Scratch::new("qemutso");
     let socks = [s.sock("vm1"), s.sock("vm2")];
     let dp = Dataplane::start(&s, &vhost_args(&socks));
-    let mut b = Guest::boot(
+    let (a_out, _, guests) = iperf_pair(
         &s,
-        GuestSpec {
-            nic_extra: ",guest_tso4=off,guest_tso6=off,guest_csum=off",
-            ..guest(
-                "B",
-                &socks[1],
-                SocketRole::QemuClient,
-                MAC_B,
-                format!("gp.ip={IP_B}/24 gp.test=iperf3s"),
-            )
-        },
+        &socks,
+        ",guest_tso4=off,guest_tso6=off,guest_csum=off",
+        format!("iperf3c:{IP_B}:3"),
     );
-    let mut a = Guest::boot(
-        &s,
-        guest(
-            "A",
-            &socks[0],
-            SocketRole::QemuClient,
-            MAC_A,
-            format!("gp.ip={IP_A}/24 gp.test=iperf3c:{IP_B}:3"),
-        ),
-    );
-    let a_st = a.wait_exit(Duration::from_secs(240));
-    let b_st = b.wait_exit(Duration::from_secs(30));
-    let a_out = a.serial().texts();
-    let guests = format!("{}\n{}", a.diagnostics(), b.diagnostics());
-    assert!(a_st.is_some_and(|st| st.success()), "{a_st:?}\n{guests}");
-    assert!(b_st.is_some_and(|st| st.success()), "{b_st:?}\n{guests}");
     assert!(
         a_out
             .iter()

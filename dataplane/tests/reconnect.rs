@@ -21,16 +21,6 @@ const CYCLES: u64 = 1000;
 /// Frames that must cross the switch each way in every cycle before it detaches.
 const FRAMES_PER_CYCLE: u64 = 16;
 
-/// `in_use` of a live `stats t=.. mempool size=.. in_use=..` line.
-fn live_in_use(line: &str) -> Option<u64> {
-    if !line.starts_with("stats ") || !line.contains(" mempool ") {
-        return None;
-    }
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix("in_use="))
-        .and_then(|v| v.parse().ok())
-}
-
 /// The in-use count of the first live mempool line after the first `printed` lines,
 /// waiting up to `limit` for it.
 fn live_in_use_after(dp: &Dataplane, printed: usize, limit: Duration) -> Option<u64> {

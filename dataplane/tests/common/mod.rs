@@ -552,3 +552,13 @@ pub fn vhost_args(socks: &[PathBuf]) -> Vec<String> {
         .flat_map(|p| ["--vhost-user".to_string(), p.display().to_string()])
         .collect()
 }
+
+/// The `in_use=` of a live `stats t=... mempool size=... in_use=N` line.
+pub fn live_in_use(line: &str) -> Option<u64> {
+    if !line.starts_with("stats ") || !line.contains(" mempool ") {
+        return None;
+    }
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("in_use="))
+        .and_then(|v| v.parse().ok())
+}
