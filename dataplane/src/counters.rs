@@ -30,13 +30,7 @@ pub enum PortDrop {
     TsoNoBuffer,
 }
 
-const TSO_ERRORS: [TsoError; 3] = [
-    TsoError::NotTcp,
-    TsoError::BadSize,
-    TsoError::LengthMismatch,
-];
-
-pub const PORT_DROP_KINDS: usize = DropReason::ALL.len() + 4 + TSO_ERRORS.len();
+pub const PORT_DROP_KINDS: usize = DropReason::ALL.len() + 4 + TsoError::ALL.len();
 
 impl PortDrop {
     pub fn index(self) -> usize {
@@ -46,15 +40,7 @@ impl PortDrop {
             PortDrop::TxLinkDown => DropReason::ALL.len() + 1,
             PortDrop::NoOtherPort => DropReason::ALL.len() + 2,
             PortDrop::TsoNoBuffer => DropReason::ALL.len() + 3,
-            PortDrop::Tso(e) => {
-                DropReason::ALL.len()
-                    + 4
-                    + match e {
-                        TsoError::NotTcp => 0,
-                        TsoError::BadSize => 1,
-                        TsoError::LengthMismatch => 2,
-                    }
-            }
+            PortDrop::Tso(e) => DropReason::ALL.len() + 4 + e.index(),
         }
     }
 
@@ -79,7 +65,7 @@ impl PortDrop {
                 PortDrop::NoOtherPort,
                 PortDrop::TsoNoBuffer,
             ])
-            .chain(TSO_ERRORS.into_iter().map(PortDrop::Tso))
+            .chain(TsoError::ALL.into_iter().map(PortDrop::Tso))
     }
 }
 

@@ -430,7 +430,7 @@ impl<P: PacketPort> Worker<P> {
             return 0;
         };
         bump(&self.ports[in_port].counters.rx_tso, 1);
-        let segmenter = match TcpSegmenter::new(m.data(), m.pkt_len() as usize, mss) {
+        let mut segmenter = match TcpSegmenter::new(m.data(), m.pkt_len() as usize, mss) {
             Ok(s) => s,
             Err(e) => {
                 self.count_drop(b, ingress, PortDrop::Tso(e));
@@ -462,16 +462,8 @@ impl<P: PacketPort> Worker<P> {
             Verdict::Forward(out) => remote_of(out).is_some(),
             _ => !self.bridges[b].flood.is_empty(),
         };
-        let mut segmenter = segmenter;
         if let (true, Some(v)) = (to_tunnel, &self.vtep) {
-            let room = v.vtep.params().max_inner_frame().saturating_sub(h.len());
-            if let Ok(cap @ 1..) = u16::try_from(room) {
-                if cap < mss {
-                    if let Ok(s) = TcpSegmenter::new(m.data(), m.pkt_len() as usize, cap) {
-                        segmenter = s;
-                    }
-                }
-            }
+            segmenter.limit_frame_len(v.vtep.params().max_inner_frame());
         }
         let hlen = h.len();
         let count = segmenter.count();

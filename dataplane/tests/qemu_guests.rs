@@ -426,15 +426,7 @@ fn client_mode_ports_survive_dataplane_kills() {
     let _serial = serial();
     let s = Scratch::new("qemucl");
     let socks = [s.sock("vm1"), s.sock("vm2")];
-    let cfg = s.write(
-        "client.toml",
-        &format!(
-            "[[port]]\nname = \"vm1\"\ntype = \"vhost-user\"\nmode = \"client\"\npath = \"{}\"\n\n\
-             [[port]]\nname = \"vm2\"\ntype = \"vhost-user\"\nmode = \"client\"\npath = \"{}\"\n",
-            socks[0].display(),
-            socks[1].display()
-        ),
-    );
+    let cfg = s.write("client.toml", &client_ports_config(&socks));
     let app: Vec<String> = [
         "--config",
         &cfg.display().to_string(),

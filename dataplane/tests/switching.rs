@@ -419,15 +419,7 @@ fn client_mode_ports_connect_to_guest_owned_sockets() {
     let _serial = serial();
     let s = Scratch::new("client");
     let socks = vec![s.sock("vm1"), s.sock("vm2")];
-    let cfg = s.write(
-        "client.toml",
-        &format!(
-            "[[port]]\nname = \"vm1\"\ntype = \"vhost-user\"\nmode = \"client\"\npath = \"{}\"\n\n\
-             [[port]]\nname = \"vm2\"\ntype = \"vhost-user\"\nmode = \"client\"\npath = \"{}\"\n",
-            socks[0].display(),
-            socks[1].display()
-        ),
-    );
+    let cfg = s.write("client.toml", &client_ports_config(&socks));
     // The sockets do not exist yet: like QEMU started after the switch, the guests create
     // them, and the dataplane's reconnect loop finds them.
     let dp = Dataplane::start(&s, &["--config".into(), cfg.display().to_string()]);

@@ -17,6 +17,7 @@
 
 mod eal;
 mod error;
+mod gate;
 mod mbuf;
 mod mempool;
 mod port;

@@ -1,9 +1,9 @@
 use crate::error::{check, Error, Result};
+use crate::gate::PeerGate;
 use crate::mbuf::{MbufBurst, BURST_SIZE};
 use crate::mempool::Mempool;
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The data-path interface the poll loop is written against: bursts in, bursts out, on one
@@ -93,19 +93,18 @@ impl PacketPort for EthQueue {
         let Some(gate) = &self.guest else {
             return eth_rx_burst(self.port_id, self.queue_id, burst);
         };
-        if !gate.enter() {
+        if gate.peer.enter().is_none() {
             burst.clear();
             return 0;
         }
-        // Inside the bracket: this guest's departure cannot be counted before leave() (the
-        // callback waits for it), and every departure before its arrival already is (the
-        // vhost event thread counted it before it marked this guest attached, which enter()
-        // read). The packets come from this guest: net_vhost destroys a device only after
-        // its bursts have ended (its own allow_queuing / while_queuing bracket) and then
-        // calls back, and a next guest's new_device waits for that callback to return.
-        self.departures_before_rx = gate.departures.load(Ordering::Relaxed);
+        // Inside the bracket: the departures before this guest's arrival, not its own (see
+        // PeerGate::departures_in_call). The packets come from this guest: net_vhost
+        // destroys a device only after its bursts have ended (its own allow_queuing /
+        // while_queuing bracket) and then calls back, and a next guest's new_device waits
+        // for that callback to return.
+        self.departures_before_rx = gate.peer.departures_in_call();
         let n = eth_rx_burst(self.port_id, self.queue_id, burst);
-        gate.leave();
+        gate.peer.leave();
         n
     }
 
@@ -134,9 +133,7 @@ impl PacketPort for EthQueue {
     /// again without any host behind it moving).
     #[inline]
     fn departures(&self) -> Option<u64> {
-        self.guest
-            .as_ref()
-            .map(|g| g.departures.load(Ordering::Acquire))
+        self.guest.as_ref().map(|g| g.peer.departures())
     }
 
     #[inline]
@@ -150,16 +147,13 @@ impl PacketPort for EthQueue {
 /// net_vhost raises `RTE_ETH_EVENT_INTR_LSC` on the vhost library's event thread at the end
 /// of `new_device` (link already up, bursts already allowed) and of `destroy_device` (link
 /// already down, after waiting for bursts in flight to end). The callback turns that into
-/// the same protocol as the vhost library path (`vhost.rs`, `Shared`): the worker brackets
-/// each receive call with `busy` and calls the PMD only while `attached`; a departure
-/// clears `attached`, waits for `busy` to drop and only then counts. The four accesses
-/// that pair up (`busy` set / `attached` read, `attached` cleared / `busy` read) are
-/// `SeqCst`, so either the worker sees the departure and does not receive, or the callback
-/// sees the worker inside and waits for it.
+/// the protocol of the vhost library path ([`PeerGate`]): the worker brackets each receive
+/// call with the gate and calls the PMD only while a guest is attached; a departure
+/// withdraws the guest, waits for the worker to leave and only then counts.
 ///
 /// What that guarantees (DPDK 22.11 `drivers/net/vhost/rte_eth_vhost.c`): the packets of a
-/// receive call made inside the bracket come from the guest whose link-up event set
-/// `attached`, because its `destroy_device` cannot return, and the next guest's
+/// receive call made inside the bracket come from the guest whose link-up event attached
+/// it, because its `destroy_device` cannot return, and the next guest's
 /// `new_device` cannot run (both run one after the other on the vhost event thread),
 /// before the callback has waited for the bracket to end. For the same reason the library
 /// cannot free or reset the departing guest's device while a `rte_eth_rx_burst` of ours
@@ -168,53 +162,17 @@ impl PacketPort for EthQueue {
 /// only departure that escapes the callback is the one net_vhost's close causes, after the
 /// callback is unregistered (see [`EthPort::close`]). Transmit calls are not bracketed:
 /// which guest gets a frame does not matter to the MAC table.
-#[repr(align(64))]
 struct GuestGate {
-    /// A guest is attached as far as the worker is concerned: set by the link-up event,
-    /// cleared by the link-down event.
-    attached: AtomicBool,
-    /// The worker is inside a receive call it made with `attached` set.
-    busy: AtomicBool,
-    /// Link-down events that found a guest attached. Bumped after `attached` is cleared and
-    /// the worker is out, before the next link-up event sets `attached` again.
-    departures: AtomicU64,
+    /// Attached (token [`NET_VHOST_GUEST`]) from a link-up to the next link-down event;
+    /// the worker's receive calls; the departures.
+    peer: PeerGate,
     /// The ethdev name, for the log.
     device: String,
 }
 
-impl GuestGate {
-    /// Enters a receive call: whether a guest is attached (then with `busy` set).
-    #[inline(always)]
-    fn enter(&self) -> bool {
-        // An idle port (no guest) costs one plain load, without the fence below.
-        if !self.attached.load(Ordering::Relaxed) {
-            return false;
-        }
-        self.busy.store(true, Ordering::SeqCst);
-        if !self.attached.load(Ordering::SeqCst) {
-            self.busy.store(false, Ordering::Release);
-            return false;
-        }
-        true
-    }
-
-    /// Leaves a receive call. Release: the call, and the departure count read inside it,
-    /// happen before a link-down event that sees `busy == false` counts the departure.
-    #[inline(always)]
-    fn leave(&self) {
-        self.busy.store(false, Ordering::Release);
-    }
-
-    /// Link-down: stops the worker from receiving and waits until it is out of a receive
-    /// call. Returns whether a guest was attached.
-    fn withdraw(&self) -> bool {
-        let was_attached = self.attached.swap(false, Ordering::SeqCst);
-        while self.busy.load(Ordering::SeqCst) {
-            std::hint::spin_loop();
-        }
-        was_attached
-    }
-}
+/// The peer token of a net_vhost port's guest: the PMD gives the callback no device id,
+/// and a port has one guest at a time.
+const NET_VHOST_GUEST: c_int = 0;
 
 /// The `RTE_ETH_EVENT_INTR_LSC` callback of a net_vhost port whose departures are counted.
 /// Runs on the vhost library's event thread, after net_vhost has updated the link status.
@@ -232,11 +190,10 @@ unsafe extern "C" fn guest_link_event(
     // refuses (EAGAIN) while the callback runs.
     let gate = unsafe { &*(cb_arg as *const GuestGate) };
     if link_status(port_id).up {
-        if !gate.attached.swap(true, Ordering::SeqCst) {
+        if gate.peer.attach(NET_VHOST_GUEST) {
             log::info!("{}: guest attached (link up)", gate.device);
         }
-    } else if gate.withdraw() {
-        gate.departures.fetch_add(1, Ordering::Release);
+    } else if gate.peer.depart(NET_VHOST_GUEST) {
         log::info!("{}: guest detached (link down)", gate.device);
     }
     0
@@ -495,14 +452,12 @@ impl EthPort {
             ));
         }
         let gate = Arc::new(GuestGate {
-            attached: AtomicBool::new(false),
-            busy: AtomicBool::new(false),
-            departures: AtomicU64::new(0),
+            peer: PeerGate::new(),
             device: self.name.clone(),
         });
         // SAFETY: valid port id; the callback has the rte_eth_dev_cb_fn signature; its
         // argument points into the Arc this port keeps until the callback is unregistered
-        // (close_inner), and GuestGate is Sync (atomics and an immutable String).
+        // (close_inner), and GuestGate is Sync (a PeerGate of atomics and an immutable String).
         let ret = unsafe {
             dpdk_sys::rte_eth_dev_callback_register(
                 self.id,

@@ -13,6 +13,7 @@
 //! never passes the library a `vid` whose device has been destroyed.
 
 use crate::error::{Error, Result};
+use crate::gate::PeerGate;
 use crate::mbuf::{MbufBurst, BURST_SIZE};
 use crate::mempool::Mempool;
 use crate::port::PacketPort;
@@ -20,7 +21,7 @@ use dpdk_sys::rte_mbuf;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Virtqueue numbers of queue pair 0, named from the guest's side as in virtio-net (and in
@@ -28,9 +29,6 @@ use std::sync::{Arc, Mutex};
 /// and dequeue from its transmit ring.
 const VIRTIO_RXQ: u16 = 0;
 const VIRTIO_TXQ: u16 = 1;
-
-/// No guest attached.
-const NO_DEVICE: c_int = -1;
 
 /// Library flags every port gets, as net_vhost 22.11 sets them by default:
 /// `RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS` (its `legacy-ol-flags=0` default): offload
@@ -88,20 +86,12 @@ fn feature_names(features: u64) -> String {
 
 /// What the control thread (callbacks) and the worker (bursts) share about one port.
 ///
-/// The worker brackets every library call on `vid` with `busy`; `destroy_device` withdraws
-/// the `vid` and then waits for `busy` to drop (net_vhost's `allow_queuing` /
-/// `while_queuing`). Both sides write one variable and then read the other, so those four
-/// accesses are `SeqCst`: in their single total order, either the worker's read of `vid`
-/// comes after the withdrawal (it sees `-1` and does not call), or its `busy = true` comes
-/// before the control thread's read of `busy` (which then waits for the call to end). With
-/// release/acquire alone, each side could read the other's old value (x86 reorders a store
-/// with a later load), and the worker could dequeue from a device the library is freeing.
-#[repr(align(64))]
+/// The worker brackets every library call on the guest's device id (`vid`) with the gate;
+/// `destroy_device` withdraws the `vid` and waits for the call to end before the library
+/// frees the device (see [`PeerGate`]).
 struct Shared {
-    /// The attached guest's device id, or [`NO_DEVICE`].
-    vid: AtomicI32,
-    /// The worker is inside a library call with the `vid` it read.
-    busy: AtomicBool,
+    /// The attached guest's device id, the worker's calls with it, its departures.
+    gate: PeerGate,
     /// The guest negotiated `VIRTIO_NET_F_CSUM`: it may send TCP/UDP packets whose checksum
     /// it left to us. Written before `vid` is published, read after `vid` is read.
     rx_sw_csum: AtomicBool,
@@ -115,52 +105,6 @@ struct Shared {
     /// The MTU the guest was given (QEMU `host_mtu=`, `VHOST_USER_NET_SET_MTU`), or 0 when
     /// it was given none. Control path only.
     guest_mtu: std::sync::atomic::AtomicU16,
-    /// Guests that went away: `destroy_device` calls that withdrew the published device.
-    /// Bumped after the withdrawal, so a reader that sees the new count also sees `vid`
-    /// withdrawn (or a newer guest's).
-    departures: std::sync::atomic::AtomicU64,
-}
-
-impl Shared {
-    /// Enters a library call: the current `vid`, with `busy` set, or `None` (and `busy`
-    /// clear) when no guest is attached.
-    #[inline(always)]
-    fn enter(&self) -> Option<c_int> {
-        // An idle port (no guest) costs one plain load, without the fence below.
-        if self.vid.load(Ordering::Relaxed) < 0 {
-            return None;
-        }
-        self.busy.store(true, Ordering::SeqCst);
-        let vid = self.vid.load(Ordering::SeqCst);
-        if vid < 0 {
-            self.busy.store(false, Ordering::Release);
-            return None;
-        }
-        Some(vid)
-    }
-
-    /// Leaves a library call. Release: everything the call did to the device happens
-    /// before a `destroy_device` that sees `busy == false` lets the library free it.
-    #[inline(always)]
-    fn leave(&self) {
-        self.busy.store(false, Ordering::Release);
-    }
-
-    /// Control side: makes sure the worker stops using `vid` and is not inside a call with
-    /// it. Only withdraws `vid` if it is still the published one (a refused second guest
-    /// must not detach the first), but always waits: whatever `vid` was published, the
-    /// worker may have read `vid` before it was replaced. Returns whether `vid` was the
-    /// published device.
-    fn withdraw(&self, vid: c_int) -> bool {
-        let was_published = self
-            .vid
-            .compare_exchange(vid, NO_DEVICE, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok();
-        while self.busy.load(Ordering::SeqCst) {
-            std::hint::spin_loop();
-        }
-        was_published
-    }
 }
 
 /// Socket path → shared state of every registered port, for the callbacks, which only get
@@ -197,7 +141,7 @@ unsafe extern "C" fn new_device(vid: c_int) -> c_int {
         log::warn!("vhost device {vid}: not one of our sockets; refused");
         return -1;
     };
-    if shared.vid.load(Ordering::SeqCst) >= 0 {
+    if shared.gate.peer() >= 0 {
         // A server socket accepts more than one connection; a switch port is one guest.
         log::warn!("{path}: a guest is already attached; refusing a second one (device {vid})");
         return -1;
@@ -220,15 +164,13 @@ unsafe extern "C" fn new_device(vid: c_int) -> c_int {
         .rx_sw_csum
         .store(has(dpdk_sys::VIRTIO_NET_F_CSUM), Ordering::Relaxed);
     let guest_csum = has(dpdk_sys::VIRTIO_NET_F_GUEST_CSUM);
-    let tso = (if guest_csum && has(dpdk_sys::VIRTIO_NET_F_GUEST_TSO4) {
-        GUEST_TSO4
-    } else {
-        0
-    }) | (if guest_csum && has(dpdk_sys::VIRTIO_NET_F_GUEST_TSO6) {
-        GUEST_TSO6
-    } else {
-        0
-    });
+    let mut tso = 0;
+    if guest_csum && has(dpdk_sys::VIRTIO_NET_F_GUEST_TSO4) {
+        tso |= GUEST_TSO4;
+    }
+    if guest_csum && has(dpdk_sys::VIRTIO_NET_F_GUEST_TSO6) {
+        tso |= GUEST_TSO6;
+    }
     shared.guest_tso.store(tso, Ordering::Relaxed);
     log::info!(
         "{path}: guest features {features:#x}: {}",
@@ -245,9 +187,9 @@ unsafe extern "C" fn new_device(vid: c_int) -> c_int {
     let pairs = unsafe { guest_queue_pairs(vid) };
     shared.queue_pairs.store(pairs, Ordering::Relaxed);
     log_queue_pairs(&path, pairs);
-    // Publishing vid hands the device to the worker (SeqCst: see Shared). The store above
-    // is ordered before it, so a worker that reads this vid also sees rx_sw_csum.
-    shared.vid.store(vid, Ordering::SeqCst);
+    // Publishing vid hands the device to the worker (SeqCst: see PeerGate). The stores
+    // above are ordered before it, so a worker that reads this vid also sees them.
+    shared.gate.attach(vid);
     log::info!("{path}: guest attached (vhost device {vid})");
     0
 }
@@ -258,9 +200,7 @@ unsafe extern "C" fn destroy_device(vid: c_int) {
     let Some((path, shared)) = shared_of(vid) else {
         return;
     };
-    if shared.withdraw(vid) {
-        shared.departures.fetch_add(1, Ordering::Release);
-    }
+    shared.gate.depart(vid);
     log::info!("{path}: guest detached (vhost device {vid})");
 }
 
@@ -294,7 +234,7 @@ unsafe extern "C" fn vring_state_changed(vid: c_int, vring: u16, enable: c_int) 
     // it; the guest then kicks us on those rings, which costs it an exit per send.)
     if enable != 0 {
         if let Some((path, shared)) = shared_of(vid) {
-            if shared.vid.load(Ordering::SeqCst) == vid {
+            if shared.gate.peer() == vid {
                 // SAFETY: vid is a live device for the duration of the callback.
                 let pairs = unsafe { guest_queue_pairs(vid) };
                 if shared.queue_pairs.fetch_max(pairs, Ordering::Relaxed) < pairs {
@@ -352,13 +292,11 @@ impl VhostUser {
             .map_err(|_| Error::other("rte_vhost_driver_register", "path has a NUL byte"))?;
         let shown = path.display().to_string();
         let shared = Arc::new(Shared {
-            vid: AtomicI32::new(NO_DEVICE),
-            busy: AtomicBool::new(false),
+            gate: PeerGate::new(),
             rx_sw_csum: AtomicBool::new(false),
             guest_tso: std::sync::atomic::AtomicU8::new(0),
             queue_pairs: std::sync::atomic::AtomicU16::new(1),
             guest_mtu: std::sync::atomic::AtomicU16::new(0),
-            departures: std::sync::atomic::AtomicU64::new(0),
         });
         {
             let mut reg = registry();
@@ -437,7 +375,7 @@ impl VhostUser {
 
     /// A guest is attached and its device running (safe to call while a worker polls).
     pub fn link_up(&self) -> bool {
-        self.shared.vid.load(Ordering::Relaxed) >= 0
+        self.shared.gate.attached()
     }
 
     /// The MTU QEMU gave the attached guest (`-device virtio-net-pci,host_mtu=N`), if any.
@@ -455,7 +393,7 @@ impl VhostUser {
             return None;
         }
         Some(VhostQueue {
-            departures_before_rx: self.shared.departures.load(Ordering::Acquire),
+            departures_before_rx: self.shared.gate.departures(),
             shared: self.shared.clone(),
             pool: self.pool.clone(),
             next_pair: 0,
@@ -485,7 +423,7 @@ impl VhostUser {
         // No callback can run for this path any more: forget it.
         registry().retain(|(p, _)| *p != self.path);
         // Whatever the library did, the data path must not touch a device again.
-        self.shared.vid.store(NO_DEVICE, Ordering::SeqCst);
+        self.shared.gate.forget();
         result
     }
 }
@@ -522,15 +460,13 @@ impl PacketPort for VhostQueue {
     fn rx_burst(&mut self, burst: &mut MbufBurst) -> usize {
         // The library writes from slot 0: anything still there would be overwritten and leak.
         burst.clear();
-        let Some(vid) = self.shared.enter() else {
+        let Some(vid) = self.shared.gate.enter() else {
             return 0;
         };
-        // Inside the busy bracket: the departure of the guest behind `vid` cannot be counted
-        // before leave(), and every departure before its arrival already is: the library
-        // runs destroy_device and new_device one after the other on its event thread, so
-        // the count was bumped before `vid` was published, which the SeqCst load in enter()
-        // synchronised with.
-        self.departures_before_rx = self.shared.departures.load(Ordering::Relaxed);
+        // Inside the bracket: the departures before this guest's arrival, not its own (the
+        // library runs destroy_device and new_device one after the other on its event
+        // thread; see PeerGate::departures_in_call).
+        self.departures_before_rx = self.shared.gate.departures_in_call();
         let pairs = self.shared.queue_pairs.load(Ordering::Relaxed).max(1);
         let first = self.next_pair % pairs;
         self.next_pair = first + 1;
@@ -540,7 +476,7 @@ impl PacketPort for VhostQueue {
                 break;
             }
             let pair = (first + k) % pairs;
-            // SAFETY: vid is live until leave() (see Shared); slots n.. of the burst are
+            // SAFETY: vid is live until leave() (see PeerGate); slots n.. of the burst are
             // empty, and the library writes at most BURST_SIZE - n owned mbufs from `pool`
             // there. The ring index is that of a queue pair the guest set up.
             n += unsafe {
@@ -553,7 +489,7 @@ impl PacketPort for VhostQueue {
                 )
             } as usize;
         }
-        self.shared.leave();
+        self.shared.gate.leave();
         // SAFETY: the call above filled slots[..n].
         unsafe { burst.set_len(n) };
         if n > 0 && self.shared.rx_sw_csum.load(Ordering::Relaxed) {
@@ -576,7 +512,7 @@ impl PacketPort for VhostQueue {
         if burst.is_empty() {
             return 0;
         }
-        let Some(vid) = self.shared.enter() else {
+        let Some(vid) = self.shared.gate.enter() else {
             return 0;
         };
         // SAFETY: vid is live until leave(); the first len slots are owned mbufs, which the
@@ -584,7 +520,7 @@ impl PacketPort for VhostQueue {
         let sent = unsafe {
             dpdk_sys::rte_vhost_enqueue_burst(vid, VIRTIO_RXQ, burst.raw_ptr(), burst.len() as u16)
         } as usize;
-        self.shared.leave();
+        self.shared.gate.leave();
         if sent > 0 {
             // SAFETY: slots[..sent] are owned mbufs whose data the library has copied and no
             // longer refers to; consume_front then forgets them.
@@ -605,7 +541,7 @@ impl PacketPort for VhostQueue {
     /// attached guest, however short its stay).
     #[inline]
     fn departures(&self) -> Option<u64> {
-        Some(self.shared.departures.load(Ordering::Acquire))
+        Some(self.shared.gate.departures())
     }
 
     #[inline]

@@ -562,3 +562,20 @@ pub fn live_in_use(line: &str) -> Option<u64> {
         .find_map(|w| w.strip_prefix("in_use="))
         .and_then(|v| v.parse().ok())
 }
+
+/// A config with one `mode = "client"` vhost-user port per socket, named `vm1`, `vm2`, …
+/// (the guests own the sockets, as QEMU with `server=on`).
+pub fn client_ports_config(socks: &[PathBuf]) -> String {
+    socks
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "[[port]]\nname = \"vm{}\"\ntype = \"vhost-user\"\nmode = \"client\"\npath = \"{}\"\n",
+                i + 1,
+                p.display()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -43,6 +43,18 @@ pub enum TsoError {
 }
 
 impl TsoError {
+    /// Every reason, in [`index`](Self::index) order.
+    pub const ALL: [TsoError; 3] = [
+        TsoError::NotTcp,
+        TsoError::BadSize,
+        TsoError::LengthMismatch,
+    ];
+
+    /// Position in [`ALL`](Self::ALL), for per-reason counter arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             TsoError::NotTcp => "tso_not_tcp",
@@ -190,6 +202,15 @@ impl TcpSegmenter {
 
     pub fn headers(&self) -> TcpHeaders {
         self.hdr
+    }
+
+    /// Lowers the MSS, if need be, so that no segment is longer than `max_frame` bytes
+    /// (headers included); a limit that leaves no room for payload is ignored.
+    pub fn limit_frame_len(&mut self, max_frame: usize) {
+        let room = max_frame.saturating_sub(self.hdr.len());
+        if room > 0 {
+            self.mss = self.mss.min(room);
+        }
     }
 
     /// How many segments the frame makes.

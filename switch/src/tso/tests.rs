@@ -238,3 +238,32 @@ fn arbitrary_headers_never_panic() {
         }
     }
 }
+
+#[test]
+fn frame_length_limit_lowers_the_mss_only() {
+    let frame = big_frame(IpVersion::V4, false, 3000, 0x10);
+    let mut s = TcpSegmenter::new(&frame, frame.len(), 1448).unwrap();
+    let hlen = s.headers().len();
+    s.limit_frame_len(hlen + 1000);
+    assert_eq!(s.count(), 3, "1000-byte segments");
+    assert_eq!(s.segment_len(0), hlen + 1000);
+    s.limit_frame_len(hlen + 2000);
+    assert_eq!(
+        s.segment_len(0),
+        hlen + 1000,
+        "a limit never raises the MSS"
+    );
+    s.limit_frame_len(hlen);
+    assert_eq!(
+        s.segment_len(0),
+        hlen + 1000,
+        "no room for payload: ignored"
+    );
+}
+
+#[test]
+fn error_indexes_follow_all() {
+    for (i, e) in TsoError::ALL.into_iter().enumerate() {
+        assert_eq!(e.index(), i);
+    }
+}
